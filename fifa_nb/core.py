@@ -755,13 +755,15 @@ def default_device(
         raise FifaError("Device 'mps' was asked for, but torch.backends.mps.is_available() is False (it needs an Apple-silicon Mac).")
     return device
 
-# %% ../nbs/00_core.ipynb #af4292d0
+# %% ../nbs/00_core.ipynb #fa9352df
 def _checkout_candidates():
-    "Folders where a checkout's data_samples/ may be: next to this file's package, and next to the importable fifa_nb."
+    """Folders where data_samples/ may be: beside the package folder (a git checkout or editable install),
+    then inside it (an installed wheel, where pyproject maps data_samples/ to fifa_nb/data_samples/)."""
     here = globals().get('__file__')  # not defined when this code runs inside the notebook
-    if here: yield Path(here).resolve().parent.parent / 'data_samples'
     spec = importlib.util.find_spec('fifa_nb')
-    if spec is not None and spec.origin: yield Path(spec.origin).resolve().parent.parent / 'data_samples'
+    packages = [Path(p).resolve().parent for p in (here, spec.origin if spec else None) if p]
+    for pkg in packages: yield pkg.parent / 'data_samples'
+    for pkg in packages: yield pkg / 'data_samples'
 
 def data_samples_dir()->Path: # the folder holding samples.json and the sample files
     "Where the sample faces are: `data_samples/` of a checkout (or editable install), else the installed `fifa_nb.data_samples`."

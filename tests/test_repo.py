@@ -1,0 +1,47 @@
+"""The repository's promises: the README's commands, CI running the same test command, packaging of the sample data."""
+import re, subprocess, sys, zipfile
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def readme_commands():
+    text = (ROOT / 'README.md').read_text()
+    section = text.split('## Two commands', 1)[1].split('\n## ', 1)[0]
+    blocks = re.findall(r'```bash\n(.*?)```', section, re.S)
+    return [[l for l in b.splitlines() if l.strip() and not l.startswith('#')] for b in blocks]
+
+def test_readme_states_exactly_two_commands():
+    cmds = readme_commands()
+    assert len(cmds) == 2 and all(len(c) == 1 for c in cmds), cmds
+    main, tests = cmds[0][0], cmds[1][0]
+    assert 'fifa_nb ' in main and tests.rstrip().endswith('pytest')
+    assert 'torch' not in main + tests   # nothing pulls a CUDA torch
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / '.ci' / 'run').read_text().splitlines()
+    assert readme_commands()[1][0] in ci, 'the test command in .ci/run differs from the README'
+
+def test_import_is_light():
+    code = ('import sys, fifa_nb.core, fifa_nb.landmarks, fifa_nb.concepts; '
+            'heavy = [m for m in ("torch", "transformers", "gradio", "matplotlib.pyplot", "skimage", "dlib") if m in sys.modules]; '
+            'print(heavy); assert not heavy, heavy')
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT)
+
+def test_sample_data_reach_the_installed_package(tmp_path):
+    "Build the wheel, install it into a folder, and load the samples from there (not from the checkout)."
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q', '-w', str(tmp_path / 'wheel'), str(ROOT)], check=True)
+    wheel = next((tmp_path / 'wheel').glob('fifa_nb-*.whl'))
+    names = zipfile.ZipFile(wheel).namelist()
+    samples = [n for n in names if n.startswith('fifa_nb/data_samples/')]
+    for f in ['samples.json', 'astronaut.jpg', 'astronaut.ibug68.json', 'grace_hopper.mediapipe478.json', 'README.md']:
+        assert f'fifa_nb/data_samples/{f}' in samples, (f, samples)
+    target = tmp_path / 'site'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)], check=True)
+    code = ('import fifa_nb.core as c; from pathlib import Path; '
+            f'assert Path(c.__file__).is_relative_to({str(target)!r}), c.__file__; '
+            'fs = c.sample_faces(); print(c.data_samples_dir(), [f.name for f in fs]); '
+            'assert len(fs) >= 2 and all(f.landmarks is not None and f.image.ndim == 3 for f in fs)')
+    out = subprocess.run([sys.executable, '-c', code], check=True, cwd=tmp_path, capture_output=True, text=True,
+                         env={'PYTHONPATH': str(target), 'PATH': '/usr/bin:/bin'})
+    assert str(target) in out.stdout
