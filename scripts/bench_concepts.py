@@ -13,7 +13,8 @@ import argparse, time, tracemalloc, statistics, platform
 import numpy as np, cv2
 cv2.setNumThreads(1)
 from fifa_nb.core import sample_face, resize_max
-from fifa_nb.concepts import atomic_label_map, concept_masks, FICT
+from fifa_nb.concepts import FICT
+from fifa_nb.regions import atomic_label_map, concept_masks
 
 def timeit(fn, repeat):
     fn()  # warm-up
