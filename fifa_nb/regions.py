@@ -366,7 +366,7 @@ def _label_map(g, image_shape, parsing):
     if (pt.labels == 255).any(): raise AssertionError('internal error: some pixels received no concept')
     return pt.labels
 
-# %% ../nbs/02a_regions.ipynb #e7d9cdb7
+# %% ../nbs/02a_regions.ipynb #c99cc779
 class ConceptMap:
     "Where every FICT concept lies in one image: an atomic label map plus the tree to build any concept's mask."
     def __init__(self, labels, tree=None, approximate=(), source=''):
@@ -387,20 +387,23 @@ class ConceptMap:
         an int for the nodes at that depth (plus shallower leaves, so it still covers the image),
         'coarse'/'mid'/'fine' for a granularity cut, or a list of names."""
         names = self._names(level)
-        res = {}
-        atomic = {n.name: self.labels == i for i, n in enumerate(self._atomic)} if len(names) > 12 else {}
-        def get(name):
-            if name in res: return res[name]
-            node = self.tree[name]
-            if node.is_atomic: m = atomic[name] if name in atomic else self.labels == ATOMIC_IDS[name]
-            elif atomic:
-                m = get(node.children[0]).copy()
-                for c in node.children[1:]: m |= get(c)
-            else: m = self.mask(name)
-            res[name] = m
-            return m
-        for n in names: get(n)
-        return {n: res[n] for n in names}
+        if len(names) <= 12: return {n: self.mask(n) for n in names}    # a few: one comparison each
+        # many: each atomic mask once, each parent as the union of its children, all in one block of memory
+        slot = {}                                                      # children get their slot before parents
+        def visit(name):
+            if name in slot: return
+            for c in self.tree[name].children: visit(c)
+            slot[name] = len(slot)
+        for n in names: visit(n)
+        block = np.empty((len(slot),) + self.shape, bool)
+        for name, k in slot.items():
+            kids = [block[slot[c]] for c in self.tree[name].children]
+            if not kids: np.equal(self.labels, ATOMIC_IDS[name], out=block[k])
+            elif len(kids) == 1: block[k] = kids[0]
+            else:
+                np.logical_or(kids[0], kids[1], out=block[k])
+                for kid in kids[2:]: block[k] |= kid
+        return {n: block[slot[n]] for n in names}
 
     def _names(self, level):
         if level is None: return self.tree.names()

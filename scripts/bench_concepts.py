@@ -31,14 +31,16 @@ def main():
     args = ap.parse_args()
     s = sample_face(args.sample)
     image, scale = resize_max(s.image, args.size) if max(s.image.shape[:2]) != args.size else (s.image, 1.0)
+    layouts = [s.landmarks.scaled(scale)] + ([s.mesh.scaled(scale)] if s.mesh is not None else [])
+    timings = [(timeit(lambda: atomic_label_map(lm, image.shape), args.repeat),
+                timeit(lambda: concept_masks(lm, image.shape), args.repeat)) for lm in layouts]
     results = []
-    for lm in [s.landmarks.scaled(scale)] + ([s.mesh.scaled(scale)] if s.mesh is not None else []):
-        label_ms = timeit(lambda: atomic_label_map(lm, image.shape), args.repeat)
-        all_ms = timeit(lambda: concept_masks(lm, image.shape), args.repeat)
+    for lm, (label_ms, all_ms) in zip(layouts, timings):   # memory last: tracemalloc slows allocation for a while
         tracemalloc.start()
         masks = concept_masks(lm, image.shape)
         _, peak = tracemalloc.get_traced_memory(); tracemalloc.stop()
         results.append((lm.layout, label_ms, all_ms, peak, len(masks)))
+        del masks
     print(f'fifa_nb concept masks, sample {args.sample!r} at {image.shape[1]}x{image.shape[0]} px, '
           f'{len(FICT)} nodes ({len(FICT.atomic())} atomic), 1 thread, {platform.processor() or platform.machine()}')
     for layout, (lm_med, lm_min), (all_med, all_min), peak, n in results:
