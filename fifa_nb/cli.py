@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['render_concepts', 'main']
 
-# %% ../nbs/90_cli.ipynb #07e6038d
-import argparse, os, sys, tempfile
+# %% ../nbs/90_cli.ipynb #ab4b49db
+import argparse, io, sys
 from pathlib import Path
 from . import __version__
-from .core import FifaError, load_image, sample_face, sample_names
+from .core import FifaError, atomic_write_bytes, load_image, sample_face, sample_names
 
-# %% ../nbs/90_cli.ipynb #48ba1c1e
+# %% ../nbs/90_cli.ipynb #590682cd
 def _image_and_landmarks(source, backend='auto'):
     "A sample name or an image path -> (name, image, landmarks)."
     if not Path(source).exists() and source in sample_names():
@@ -22,19 +22,16 @@ def _image_and_landmarks(source, backend='auto'):
     return Path(source).stem, image, detect_landmarks(image, backend=backend)
 
 def _save_figure(fig, out, force):
-    "Write a matplotlib figure atomically; never overwrite without --force."
+    "Write a matplotlib figure atomically (via `atomic_write_bytes`); never overwrite without --force."
     out = Path(out)
-    if out.exists() and not force: raise FifaError(f'{out} already exists: choose another --out or pass --force to overwrite it.')
-    if out.suffix.lower() not in ('.png', '.jpg', '.jpeg', '.pdf', '.svg'):
+    fmt = out.suffix.lower().lstrip('.')
+    if fmt not in ('png', 'jpg', 'jpeg', 'pdf', 'svg'):
         raise FifaError(f'--out must end in .png, .jpg, .pdf or .svg, not {out.name!r}')
+    if out.exists() and not force: raise FifaError(f'{out} already exists: choose another --out or pass --force to overwrite it.')
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=110, bbox_inches='tight')
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=out.suffix, dir=out.parent, prefix='.' + out.name)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches='tight')
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
+    atomic_write_bytes(out, buf.getvalue(), overwrite=force)
 
 def _face_crop(image, landmarks, margin=2.2, size=560):
     "The head cut out (face box x `margin`) and resized to about `size` px, so small faces draw crisply."
