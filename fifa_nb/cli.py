@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .core import FifaError, atomic_write_bytes, load_image, sample_face, sample_names
 
-# %% ../nbs/90_cli.ipynb #590682cd
+# %% ../nbs/90_cli.ipynb #a6774678
 def _image_and_landmarks(source, backend='auto'):
     "A sample name or an image path -> (name, image, landmarks)."
     if not Path(source).exists() and source in sample_names():
@@ -36,7 +36,7 @@ def _save_figure(fig, out, force):
 def _face_crop(image, landmarks, margin=2.2, size=560):
     "The head cut out (face box x `margin`) and resized to about `size` px, so small faces draw crisply."
     import cv2, dataclasses
-    from fifa_nb.core import expand_box, clip_box, round_box
+    from fifa_nb.masks import expand_box, clip_box, round_box
     x0, y0, x1, y1 = round_box(clip_box(expand_box(landmarks.box, margin), image.shape))
     crop = image[y0:y1, x0:x1]
     k = size / max(crop.shape[:2])

@@ -5,12 +5,13 @@
 # %% auto #0
 __all__ = ['SIDES', 'GRANULARITIES', 'FICT', 'Concept', 'ConceptTree', 'plot_tree', 'select_concepts']
 
-# %% ../nbs/02_concepts.ipynb #1f0416f8
+# %% ../nbs/02_concepts.ipynb #80f2d660
 import difflib, re
 from dataclasses import dataclass, field
 import numpy as np
 from fastcore.basics import patch
-from .core import FifaError, palette_color
+from .core import FifaError
+from .show import palette_color
 
 # %% ../nbs/02_concepts.ipynb #f3afc605
 @dataclass(eq=False)

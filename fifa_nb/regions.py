@@ -7,12 +7,14 @@ __all__ = ['ATOMIC_IDS', 'CELEBAMASK_CLASSES', 'FaceFrame', 'FaceGeometry', 'fac
            'concept_map', 'concept_masks', 'concept_overlay', 'show_concepts', 'concept_coverage', 'show_concept',
            'explore_concepts']
 
-# %% ../nbs/02a_regions.ipynb #867f75de
+# %% ../nbs/02a_regions.ipynb #595fcb36
 import importlib.util, sys
 from dataclasses import dataclass
 import numpy as np
 import cv2
-from .core import (FifaError, load_image, palette_color, show_image, mask_to_box, expand_box, clip_box)
+from .core import FifaError, load_image
+from .masks import mask_to_box, expand_box, clip_box
+from .show import palette_color, show_image
 from .landmarks import LAYOUTS
 from .concepts import FICT, SIDES, GRANULARITIES
 

@@ -1,6 +1,7 @@
-"""Checks of fifa_nb.core against reference implementations (pycocotools) and on many random inputs.
+"""Checks of fifa_nb.core on many inputs: image formats, atomic writes, seeding, devices, a light import.
 
 The notebook nbs/00_core.ipynb holds the small, readable tests; this file holds the heavier ones.
+Masks and COCO RLE (checked against pycocotools) are tested in tests/test_masks.py.
 """
 import importlib.util, io, os, subprocess, sys
 
@@ -8,93 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fifa_nb.core import (ImageError, MaskError, OutputExistsError, atomic_write_bytes, load_image, mask_iou,
-                          rle_decode, rle_encode, save_image, set_seed, default_device)
-
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-coco_mask = pytest.importorskip('pycocotools.mask')
-
-SHAPES = [(1, 1), (1, 2), (2, 1), (1, 37), (37, 1), (2, 2), (3, 3), (5, 7), (16, 16), (31, 17), (64, 48), (127, 255), (300, 200)]
-
-
-def random_masks(rng):
-    "Masks of many shapes and densities, plus structured ones (blobs, stripes) with long runs."
-    for shape in SHAPES:
-        yield np.zeros(shape, bool)
-        yield np.ones(shape, bool)
-        for p in (0.001, 0.05, 0.5, 0.95, 0.999):
-            yield rng.random(shape) < p
-        yy, xx = np.mgrid[:shape[0], :shape[1]]
-        yield (xx - shape[1] / 2) ** 2 + (yy - shape[0] / 3) ** 2 < (min(shape) / 3) ** 2
-        yield (xx // max(1, shape[1] // 5)) % 2 == 0
-
-
-def slow_counts(m):
-    "Column-major run lengths starting with a run of 0s, one pixel at a time (an independent reference)."
-    counts, current, run = [], False, 0
-    for pixel in m.flatten(order='F'):
-        if pixel != current: counts.append(run); current, run = pixel, 0
-        run += 1
-    return counts + [run]
-
-
-def coco_encode(m):
-    return coco_mask.encode(np.asfortranarray(m.astype(np.uint8)))
-
-
-def test_rle_encode_matches_pycocotools_byte_for_byte():
-    rng = np.random.default_rng(0)
-    n = 0
-    for m in random_masks(rng):
-        ours, theirs = rle_encode(m), coco_encode(m)
-        assert ours['counts'].encode('ascii') == theirs['counts'], m.shape
-        assert ours['size'] == list(theirs['size'])
-        n += 1
-    assert n > 100
-
-
-def test_rle_decode_reads_pycocotools_output():
-    rng = np.random.default_rng(1)
-    for m in random_masks(rng):
-        theirs = coco_encode(m)
-        np.testing.assert_array_equal(rle_decode(theirs), m)  # counts as bytes, as pycocotools returns them
-        np.testing.assert_array_equal(rle_decode({'size': theirs['size'], 'counts': theirs['counts'].decode()}), m)
-
-
-def test_pycocotools_reads_our_output():
-    rng = np.random.default_rng(2)
-    for m in random_masks(rng):
-        ours = rle_encode(m)
-        decoded = coco_mask.decode({'size': ours['size'], 'counts': ours['counts'].encode('ascii')})
-        np.testing.assert_array_equal(decoded.astype(bool), m)
-
-
-def test_uncompressed_counts_agree_with_pycocotools():
-    rng = np.random.default_rng(3)
-    for shape in SHAPES:
-        m = rng.random(shape) < 0.3
-        h, w = shape
-        counts = slow_counts(m)
-        uncompressed = {'size': [h, w], 'counts': counts}
-        np.testing.assert_array_equal(rle_decode(uncompressed), m)
-        assert coco_mask.frPyObjects(uncompressed, h, w)['counts'].decode() == rle_encode(m)['counts']
-
-
-def test_mask_iou_matches_pycocotools():
-    rng = np.random.default_rng(4)
-    for shape in [(20, 30), (64, 64)]:
-        for _ in range(20):
-            a, b = rng.random(shape) < rng.random(), rng.random(shape) < rng.random()
-            if not (a | b).any(): continue
-            theirs = coco_mask.iou([coco_encode(a)], [coco_encode(b)], [0])[0, 0]
-            assert mask_iou(a, b) == pytest.approx(theirs)
-
-
-def test_rle_decode_rejects_corrupt_input():
-    for bad, msg in [({'size': [2, 2], 'counts': '5'}, 'add up to'), ({'size': [2, 2], 'counts': '\x7f'}, 'character'),
-                     ({'size': [2, -2], 'counts': '0'}, 'size'), ({'size': [2, 2], 'counts': [1.5, 2.5]}, 'whole numbers'),
-                     ({'size': [2, 2], 'counts': [5, -1]}, 'negative'), ('not a dict', 'must be a dict')]:
-        with pytest.raises(MaskError, match=msg): rle_decode(bad)
+from fifa_nb.core import ImageError, OutputExistsError, atomic_write_bytes, load_image, save_image, set_seed, default_device
 
 
 def test_load_image_never_modifies_or_shares_input():
@@ -142,8 +57,13 @@ def test_set_seed_sets_hash_seed_for_subprocesses():
     assert out[0] == '123' and out[1] == again[0]
 
 
-def test_import_is_light():
-    code = "import sys, fifa_nb.core; print(' '.join(m for m in ('torch', 'matplotlib', 'cv2', 'skimage') if m in sys.modules))"
+@pytest.mark.parametrize('module, later', [('fifa_nb.core', ('fifa_nb.masks', 'fifa_nb.show', 'fifa_nb.landmarks')),
+                                           ('fifa_nb.masks', ('fifa_nb.show', 'fifa_nb.landmarks')),
+                                           ('fifa_nb.show', ('fifa_nb.landmarks',))])
+def test_import_is_light(module, later):
+    "No heavy library at import, and no later lesson's module either (lessons import only earlier ones)."
+    heavy = ('torch', 'matplotlib', 'cv2', 'skimage') + later
+    code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ''
 

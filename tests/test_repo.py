@@ -23,7 +23,7 @@ def test_ci_runs_the_readme_test_command():
     assert readme_commands()[1][0] in ci, 'the test command in .ci/run differs from the README'
 
 def test_import_is_light():
-    code = ('import sys, fifa_nb.core, fifa_nb.landmarks, fifa_nb.concepts, fifa_nb.regions; '
+    code = ('import sys, fifa_nb.core, fifa_nb.masks, fifa_nb.show, fifa_nb.landmarks, fifa_nb.concepts, fifa_nb.regions; '
             'heavy = [m for m in ("torch", "transformers", "gradio", "matplotlib.pyplot", "skimage", "dlib") if m in sys.modules]; '
             'print(heavy); assert not heavy, heavy')
     subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT)
