@@ -9,14 +9,14 @@ __all__ = ['DEGRADATIONS', 'DIFF_SCALES', 'ARTIFACT_RULES', 'MIN_DELTA_E', 'HYST
            'cue_findings', 'write_explanation', 'age_phrases', 'plain_text', 'AgeSegment', 'Annotation',
            'rewrite_is_faithful', 'inter_ocular_distance', 'annotate']
 
-# %% ../nbs/04_annotator.ipynb #b93cfef0
+# %% ../nbs/04_annotator.ipynb #55e1c9aa
 import re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import cv2
 from .core import FifaError, load_image, atomic_write_json
-from .masks import rle_encode, rle_decode, mask_iou
+from .masks import rle_encode, rle_decode, mask_iou, mask_to_box
 from .show import show_image, palette_color
 from .concepts import FICT, select_concepts
 from .regions import concept_map, concept_coverage
@@ -360,7 +360,7 @@ def plain_text(text) -> str:
     "An AGE text without its markup (the TOE form)."
     return re.sub(r'\s+', ' ', re.sub(r'\s*\[SEG\]', '', text).replace('<p>', '').replace('</p>', '')).strip()
 
-# %% ../nbs/04_annotator.ipynb #1f2134ce
+# %% ../nbs/04_annotator.ipynb #6a602b13
 @dataclass
 class AgeSegment:
     "One grounded phrase of an AGE answer: the words, the FICT concept they name, and its mask."
@@ -429,19 +429,29 @@ class Annotation:
         return (f'Annotation({self.verdict}, rule={self.rule}, artifact {int(self.artifact_mask.sum())} px, '
                 f'concepts={self.concepts})')
 
-    def show(self, real=None, fake=None, size=3.2):
-        "Real, fake, difference map, artifact mask and the named concepts' masks in the phrase colours."
+    def show(self, real=None, fake=None, size=3.2, zoom=True):
+        "Real, fake, difference map, and the named concepts' masks in the phrase colours (zoomed to the artifact)."
         import matplotlib.pyplot as plt
+        H, W = self.artifact_mask.shape
+        box = mask_to_box(self.artifact_mask) if zoom else None
+        if box is not None:
+            side = max(box[2] - box[0], box[3] - box[1], min(H, W) // 4) * 1.6
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+            x1, y1 = int(min(W, cx + side / 2)), int(min(H, cy + side / 2))
+        else: x0, y0, x1, y1 = 0, 0, W, H
+        cut = lambda a: None if a is None else np.asarray(a)[y0:y1, x0:x1]
+        real, fake = cut(real), cut(fake)
         panels = [(real, 'real'), (fake, 'fake')] if real is not None else []
         n = len(panels) + 2
         fig, axs = plt.subplots(1, n, figsize=(size * n, size + 0.4))
         for ax, (img, title) in zip(axs, panels): ax.imshow(img); ax.set_title(title, fontsize=9); ax.axis('off')
         ax = axs[len(panels)]
-        if self.difference is not None: ax.imshow(self.difference, cmap='magma'); ax.set_title('difference (delta E)', fontsize=9)
+        if self.difference is not None: ax.imshow(cut(self.difference), cmap='magma'); ax.set_title('difference score', fontsize=9)
         ax.axis('off')
-        base = fake if fake is not None else np.zeros(self.artifact_mask.shape + (3,), np.uint8)
+        base = fake if fake is not None else np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
         segs = self.age
-        show_image(base, masks=[s.mask for s in segs] or [self.artifact_mask], labels=[s.phrase for s in segs] or ['artifact'],
+        show_image(base, masks=[cut(s.mask) for s in segs] or [cut(self.artifact_mask)], labels=[s.phrase for s in segs] or ['artifact'],
                    ax=axs[-1], title=f'{self.verdict}: {len(segs)} grounded phrases')
         plt.tight_layout()
         return fig
