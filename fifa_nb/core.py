@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_PIXELS', 'MIN_IMAGE_SIDE', 'FifaError', 'ImageError', 'MaskError', 'BoxError', 'OutputExistsError',
-           'load_image', 'image_to_pil', 'resize_max', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'save_image', 'set_seed', 'default_device', 'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face',
-           'sample_faces']
+           'load_image', 'image_to_pil', 'resize_max', 'image_id', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'json_safe', 'save_image', 'set_seed', 'default_device', 'data_samples_dir',
+           'sample_names', 'SampleFace', 'sample_face', 'sample_faces']
 
-# %% ../nbs/00_core.ipynb #bab9fdb3
-import contextlib, io, json, os, random, tempfile, warnings
+# %% ../nbs/00_core.ipynb #34c0cd39
+import contextlib, hashlib, io, json, os, random, tempfile, warnings
 import importlib.resources, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +209,13 @@ def resize_max(
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(image_to_pil(image).resize(size, Image.Resampling.LANCZOS)).copy(), scale
 
+# %% ../nbs/00_core.ipynb #0f992d59
+def image_id(
+    image, # an RGB uint8 array (or anything `load_image` accepts)
+)->str: # 'sha1:' and 12 hex digits
+    "A short id of an image's pixels: the same pixels give the same id, whatever file or object they came from."
+    return 'sha1:' + hashlib.sha1(np.ascontiguousarray(_rgb(image)).tobytes()).hexdigest()[:12]
+
 # %% ../nbs/00_core.ipynb #c51fa4ef
 _UMASK = None
 
@@ -288,6 +295,19 @@ def atomic_write_json(
     "Write `obj` as UTF-8 JSON (ending in a newline) to `path` atomically."
     text = json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + '\n'
     return atomic_write_bytes(path, text.encode('utf-8'), overwrite=overwrite)
+
+# %% ../nbs/00_core.ipynb #123bce3c
+def json_safe(
+    x, # dicts, lists, tuples, numpy arrays and numbers, nested as you like
+    digits:int=4, # floats are rounded to this many decimals
+): # the same structure as dicts with str keys, lists, bools, ints, floats and whatever else was there
+    "`x` made JSON-ready: numpy values to Python ones, tuples and arrays to lists, dict keys to str, floats rounded."
+    if isinstance(x, dict): return {str(k): json_safe(v, digits) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)): return [json_safe(v, digits) for v in x]
+    if isinstance(x, (bool, np.bool_)): return bool(x)
+    if isinstance(x, (int, np.integer)): return int(x)
+    if isinstance(x, (float, np.floating)): return round(float(x), digits)
+    return x
 
 # %% ../nbs/00_core.ipynb #de89e17f
 def save_image(

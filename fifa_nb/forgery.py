@@ -5,23 +5,23 @@
 # %% auto #0
 __all__ = ['CHANGE_TOLERANCE', 'WARP_SUPPORT', 'BLEND_SUPPORT', 'CONCEPT_SHARE', 'REGION_SHARE', 'FORGERY_FAMILIES',
            'FORGERY_FORMAT', 'CHANGED_COLOR', 'REGION_COLOR', 'FORGERY_METHODS', 'POSTPROCESS_OPS', 'Forgery',
-           'tps_warp', 'delaunay', 'piecewise_affine', 'similarity_transform', 'transform_points', 'color_transfer',
-           'feather', 'alpha_blend', 'poisson_blend', 'intended_concepts', 'changed_pixels', 'image_id', 'make_forgery',
-           'postprocess', 'random_postprocess']
+           'FaceContext', 'intended_concepts', 'changed_pixels', 'make_forgery', 'jpeg_roundtrip', 'postprocess',
+           'random_postprocess']
 
-# %% ../nbs/03_forgery.ipynb #7e70fad1
-import base64, functools, hashlib, io, math
+# %% ../nbs/03_forgery.ipynb #d2baa918
+import base64, functools, io
 from dataclasses import dataclass, field
 
 import numpy as np
 import cv2
 from PIL import Image
 
-from .core import FifaError, load_image, image_to_pil
+from .core import FifaError, load_image, image_to_pil, image_id, json_safe
 from .masks import rle_encode, rle_decode
 from .show import overlay_masks
 from .landmarks import Landmarks
 from .regions import FaceFrame, concept_map, concept_coverage
+from .warps import tps_warp, piecewise_affine, similarity_transform, to_lab, from_lab, color_transfer, feather, alpha_blend, poisson_blend
 
 # %% ../nbs/03_forgery.ipynb #648c4d98
 CHANGE_TOLERANCE = 8   # a pixel is 'changed' when some RGB channel differs by more than this (of 255)
@@ -123,169 +123,6 @@ class Forgery:
             ax.imshow(shown); ax.set_title(title, fontsize=8); ax.set_axis_off()
         return axs
 
-# %% ../nbs/03_forgery.ipynb #2423788d
-def _tps_kernel(d2):
-    "The thin-plate kernel r^2 log r, written with the squared distance d2 = r^2."
-    with np.errstate(divide='ignore', invalid='ignore'): k = 0.5 * d2 * np.log(d2)
-    return np.where(d2 > 0, k, 0.0)
-
-def _sq_dist(a, b): return (a[:, None, 0] - b[None, :, 0]) ** 2 + (a[:, None, 1] - b[None, :, 1]) ** 2
-
-def _tps_fit(ctrl, values, smooth=1e-4):
-    "Coefficients of the 2-D thin-plate spline through `values` at `ctrl` (slightly smoothed, so repeated points do not break it)."
-    n = len(ctrl)
-    P = np.hstack([np.ones((n, 1)), ctrl])
-    A = np.block([[_tps_kernel(_sq_dist(ctrl, ctrl)) + smooth * np.eye(n), P], [P.T, np.zeros((3, 3))]])
-    return cv2.solve(A, np.vstack([values, np.zeros((3, 2))]), flags=cv2.DECOMP_LU)[1]   # numpy's solve can stall on busy multi-core BLAS
-
-def _tps_eval(coef, ctrl, pts):
-    return _tps_kernel(_sq_dist(pts, ctrl)) @ coef[:-3] + coef[-3] + pts @ coef[-2:]
-
-def _taper(n, edge):
-    "1 inside, easing to 0 over the `edge` outermost samples on both ends (smoothstep)."
-    t = np.clip(np.minimum(np.arange(n), np.arange(n)[::-1]) / max(edge, 1), 0, 1)
-    return t * t * (3 - 2 * t)
-
-def tps_warp(image, # (H, W) or (H, W, C) array; any number of channels (e.g. RGB plus a mask channel)
-             src, # (k, 2) points to move, in pixels
-             dst, # (k, 2) where they go
-             fixed=None, # (m, 2) points that must stay where they are
-             roi=None, # (x0, y0, x1, y1): only this box is warped (default: around all the points)
-             step:int=2, # grid spacing in pixels on which the spline is evaluated (then interpolated)
-             reach:float=None, # px: if given, nothing moves farther than this from every `dst` point (smooth fade-out)
-            ) -> tuple: # (warped image, (H, W) float32: how far the content of each pixel moved, in pixels)
-    "Deform `image` smoothly so that the content at `src` lands at `dst` and `fixed` points stay (a thin-plate spline)."
-    image = np.asarray(image); H, W = image.shape[:2]
-    src, dst = np.asarray(src, np.float64).reshape(-1, 2), np.asarray(dst, np.float64).reshape(-1, 2)
-    fixed = np.zeros((0, 2)) if fixed is None else np.asarray(fixed, np.float64).reshape(-1, 2)
-    if len(fixed) and len(dst): fixed = fixed[_sq_dist(fixed, dst).min(1) > 1.0]   # a fixed point on a moving one would tear the picture
-    ctrl = np.vstack([dst, fixed])
-    if roi is None: roi = (*(ctrl.min(0) - 8), *(ctrl.max(0) + 8))
-    x0, y0 = max(0, int(roi[0])), max(0, int(roi[1]))
-    x1, y1 = min(W, int(math.ceil(roi[2]))), min(H, int(math.ceil(roi[3])))
-    if x1 - x0 < 2 or y1 - y0 < 2: return image.copy(), np.zeros((H, W), np.float32)
-    w, h = x1 - x0, y1 - y0
-    t = np.linspace(0, 1, 9)[:-1]                                          # the ROI's edge stays still too
-    edge = np.vstack([np.stack([x0 + t * w, np.full(8, y0)], 1), np.stack([np.full(8, x1), y0 + t * h], 1),
-                      np.stack([x1 - t * w, np.full(8, y1)], 1), np.stack([np.full(8, x0), y1 - t * h], 1)])
-    fixed = np.vstack([fixed, edge[_sq_dist(edge, ctrl).min(1) > 1.0] if len(ctrl) else edge]); ctrl = np.vstack([dst, fixed])
-    gw, gh = max(4, math.ceil(w / step)), max(4, math.ceil(h / step))
-    gx, gy = x0 - 0.5 + (np.arange(gw) + 0.5) * w / gw, y0 - 0.5 + (np.arange(gh) + 0.5) * h / gh   # cv2.resize's sample centres
-    s = float(max(w, h))                                                  # work in ROI units: a well-conditioned system
-    origin = np.array([x0, y0], np.float64)
-    coef = _tps_fit((ctrl - origin) / s, np.vstack([src - dst, np.zeros_like(fixed)]) / s)
-    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-    shift = (_tps_eval(coef, (ctrl - origin) / s, (grid - origin) / s) * s).reshape(gh, gw, 2)
-    shift *= (_taper(gh, gh // 8)[:, None] * _taper(gw, gw // 8)[None, :])[..., None]
-    if reach:                                       # 1 at every moving point, 0 beyond `reach` from all of them
-        r = np.minimum(np.sqrt(_sq_dist(grid, dst)) / reach, 1)
-        shift *= (1 - np.prod(1 - (1 - r) ** 4 * (4 * r + 1), axis=1)).reshape(gh, gw, 1)   # Wendland's compact C2 bump
-    shift = cv2.resize(shift.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    out = image.copy()
-    out[y0:y1, x0:x1] = cv2.remap(image, xs + shift[..., 0], ys + shift[..., 1], cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REFLECT101).reshape(out[y0:y1, x0:x1].shape)
-    moved = np.zeros((H, W), np.float32)
-    moved[y0:y1, x0:x1] = np.hypot(shift[..., 0], shift[..., 1])
-    return out, moved
-
-# %% ../nbs/03_forgery.ipynb #dc5c31fd
-def delaunay(points, # (n, 2) points
-            ) -> np.ndarray: # (t, 3) int: indices of the triangles' corners
-    "The Delaunay triangles of `points` (OpenCV's `Subdiv2D`), as index triples."
-    pts = np.asarray(points, np.float64)
-    lo, hi = np.floor(pts.min(0)) - 2, np.ceil(pts.max(0)) + 2
-    sub = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
-    sub.insert([(float(x), float(y)) for x, y in pts])
-    tri = sub.getTriangleList().reshape(-1, 3, 2).astype(np.float64)
-    d = _sq_dist(tri.reshape(-1, 2), pts)
-    idx, ok = d.argmin(1).reshape(-1, 3), (d.min(1) < 1e-4).reshape(-1, 3).all(1)   # drops Subdiv2D's outer virtual corners
-    idx = idx[ok]
-    return idx[(idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])]
-
-def _tri_area(p): return 0.5 * np.abs((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
-
-def piecewise_affine(image, # the image to read from (e.g. the donor)
-                     src, # (n, 2) points in `image`
-                     dst, # (n, 2) where they go in the output
-                     shape, # (H, W) of the output
-                     triangles=None, # (t, 3) index triples (default: `delaunay(dst)`)
-                    ) -> tuple: # (warped (H, W, C) image, bool (H, W): pixels covered by a triangle)
-    "Warp `image` so that each triangle of `src` points lands on the same triangle of `dst` points."
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    tris = delaunay(dst) if triangles is None else np.asarray(triangles)
-    tris = tris[(_tri_area(dst[tris]) > 1e-3) & (_tri_area(src[tris]) > 1e-3)]
-    H, W = shape[:2]
-    label = np.full((H, W), -1, np.int32)
-    for t, tri in enumerate(tris):
-        cv2.fillConvexPoly(label, np.round(dst[tri] * 16).astype(np.int32), int(t), cv2.LINE_8, 4)
-    M = np.stack([cv2.getAffineTransform(dst[t].astype(np.float32), src[t].astype(np.float32)) for t in tris])
-    covered = label >= 0
-    ys, xs = np.nonzero(covered)
-    m = M[label[ys, xs]]
-    mx, my = np.full((H, W), -1e4, np.float32), np.full((H, W), -1e4, np.float32)
-    mx[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
-    my[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
-    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), covered
-
-# %% ../nbs/03_forgery.ipynb #c6d18937
-def similarity_transform(src, # (n, 2) points
-                         dst, # (n, 2) the points they should map to
-                        ) -> np.ndarray: # (2, 3) matrix M: dst ~ M @ [x, y, 1]
-    "Least-squares rotation + uniform scale + translation from `src` to `dst` (Umeyama, 1991)."
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    s, d = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(d.T @ s / len(src))
-    D = np.diag([1.0, np.sign(np.linalg.det(U @ Vt)) or 1.0])
-    R = U @ D @ Vt
-    c = np.trace(np.diag(S) @ D) / max((s ** 2).sum() / len(src), 1e-12)
-    return np.hstack([c * R, (md - c * R @ ms)[:, None]])
-
-def transform_points(matrix, points): return np.asarray(points, np.float64) @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
-
-def _to_lab(rgb): return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
-def _from_lab(lab): return np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255), 0, 255).astype(np.uint8)
-
-def color_transfer(source, # RGB uint8 image whose colours change (e.g. the warped donor face)
-                   target, # RGB uint8 image of the same size whose colours to match
-                   mask, # bool (H, W): where the statistics are measured (the face in both)
-                   amount:float=1.0, # 0 keeps `source`, 1 matches fully
-                  ) -> np.ndarray: # RGB uint8
-    "Reinhard colour transfer in Lab: each channel of `source` gets the mean and standard deviation of `target` inside `mask`."
-    s, t = _to_lab(source), _to_lab(target)
-    ms, ss = s[mask].mean(0), s[mask].std(0) + 1e-3
-    mt, st = t[mask].mean(0), t[mask].std(0) + 1e-3
-    return _from_lab(s + amount * ((s - ms) / ss * st + mt - s))
-
-def feather(mask, # bool (H, W)
-            sigma:float, # softness in pixels (Gaussian blur)
-            inside:bool=True, # shrink first so the soft edge lies mostly inside the mask
-           ) -> np.ndarray: # float32 (H, W) in [0, 1]
-    "A soft-edged version of `mask`."
-    m = mask.astype(np.uint8)
-    r = int(round(sigma))
-    if inside and r > 0: m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    return cv2.GaussianBlur(m.astype(np.float32), (0, 0), max(sigma, 0.3))
-
-def alpha_blend(top, bottom, alpha):
-    "`alpha` * top + (1 - alpha) * bottom, rounded to uint8; `alpha` is (H, W) in [0, 1]."
-    a = np.asarray(alpha, np.float32)[..., None]
-    return np.clip(np.rint(a * top.astype(np.float32) + (1 - a) * bottom.astype(np.float32)), 0, 255).astype(np.uint8)
-
-def poisson_blend(source, # RGB uint8, already aligned with `target` (same size)
-                  target, # RGB uint8
-                  mask, # bool (H, W): the part of `source` to paste
-                  soften:float=1.0, # px: the clone is faded out over about 2 x soften px around `mask`
-                 ) -> tuple: # (RGB uint8 `target` with the part blended in, float32 (H, W) weight of the clone)
-    "Paste `source` into `target` inside `mask` with Poisson blending (`cv2.seamlessClone`, normal clone)."
-    m = mask.copy(); m[:2], m[-2:], m[:, :2], m[:, -2:] = False, False, False, False   # seamlessClone needs a margin
-    if not m.any(): return target.copy(), np.zeros(mask.shape, np.float32)
-    x, y, w, h = cv2.boundingRect(m.astype(np.uint8))
-    cloned = cv2.seamlessClone(source, target, m.astype(np.uint8) * 255, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    weight = feather(m, soften, inside=False)          # OpenCV re-solves the whole bounding box: keep its changes near the mask
-    return alpha_blend(cloned, target, weight), weight
-
 # %% ../nbs/03_forgery.ipynb #77b2960a
 FORGERY_METHODS = {}   # method name -> family; filled by the method definitions below
 _METHODS = {}          # method name -> function(face, rng, strength, donor) -> (fake, region_mask, params)
@@ -303,10 +140,12 @@ def _unknown_method(method):
     by_family = '; '.join(f"{f}: {', '.join(m for m, g in FORGERY_METHODS.items() if g == f)}" for f in FORGERY_FAMILIES)
     return FifaError(f"Unknown forgery method {method!r}. The methods are - {by_family}.")
 
-# %% ../nbs/03_forgery.ipynb #a8c6db33
-class _Face:
-    "A face to forge or to take parts from: the image, its 68 landmarks, a face frame and (when asked) its concept map."
-    def __init__(self, image, landmarks, what='real'):
+# %% ../nbs/03_forgery.ipynb #7ccf583d
+class FaceContext:
+    "A face to forge or to take parts from: the checked image, its 68 landmarks, a face frame (IOD units) and, when asked, its concept map."
+    def __init__(self, image, # the picture (anything `load_image` accepts)
+                 landmarks, # its `Landmarks` (68 points or the 478-point mesh) or a (68, 2) / (478, 2) array
+                 what:str='real'): # how error messages name this face ('real', 'donor', ...)
         self.image = load_image(image)
         if isinstance(landmarks, np.ndarray) and landmarks.ndim == 2 and landmarks.shape[1] == 2 and len(landmarks) in (68, 478):
             layout = 'ibug68' if len(landmarks) == 68 else 'mediapipe478'
@@ -327,6 +166,8 @@ class _Face:
         if self.iod < 12: raise FifaError(f"The {what} face is too small to forge: its eyes are {self.iod:.1f} px apart (at least 12 px needed).")
         self.step = int(np.clip(round(self.iod / 20), 1, 4))          # TPS grid spacing: ~20 samples per IOD
 
+    def __repr__(self): return f"FaceContext({self.shape[1]}x{self.shape[0]}, IOD {self.iod:.1f} px, {self.landmarks.layout} landmarks)"
+
     @functools.cached_property
     def cmap(self): return concept_map(self.landmarks, self.shape)
     def mask(self, *names): return np.logical_or.reduce([self.cmap.mask(n) for n in names])
@@ -346,7 +187,7 @@ class _Face:
         roi = (*(self.ring.min(0) - 0.3 * self.iod), *(self.ring.max(0) + 0.3 * self.iod))
         return tps_warp(self.image if image is None else image, self.p[idx], dst, np.vstack(still), roi=roi, step=self.step, reach=reach * self.iod)
 
-# %% ../nbs/03_forgery.ipynb #ae2a274b
+# %% ../nbs/03_forgery.ipynb #bb9a1432
 def intended_concepts(region_mask, # bool (H, W): where the manipulation was applied
                       cmap, # the `ConceptMap` of the real image
                      ) -> list: # atomic concept names, in FICT order
@@ -358,24 +199,14 @@ def changed_pixels(real, fake, tolerance:int=CHANGE_TOLERANCE) -> np.ndarray:
     "bool (H, W): pixels where some channel of `fake` differs from `real` by more than `tolerance`."
     return np.abs(fake.astype(np.int16) - real.astype(np.int16)).max(-1) > tolerance
 
-def _json_safe(x):
-    if isinstance(x, dict): return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)): return [_json_safe(v) for v in x]
-    if isinstance(x, (bool, np.bool_)): return bool(x)
-    if isinstance(x, (int, np.integer)): return int(x)
-    if isinstance(x, (float, np.floating)): return round(float(x), 4)
-    return x
-
-def image_id(image) -> str: return 'sha1:' + hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]   # a short id of an image's pixels
-
 def _donor_face(donor, method):
-    "(`_Face`, id) of a donor given as a SampleFace, (image, landmarks) or (image, landmarks, name)."
+    "(`FaceContext`, id) of a donor given as a SampleFace, (image, landmarks) or (image, landmarks, name)."
     if donor is None:
         raise FifaError(f"Method {method!r} is a {FORGERY_METHODS[method].replace('_', ' ')}: it needs a donor face. Pass donor=a SampleFace "
                         "(e.g. fifa_nb.core.sample_face('grace_hopper')) or donor=(image, landmarks).")
-    if hasattr(donor, 'image') and hasattr(donor, 'landmarks'): return _Face(donor.image, donor.landmarks, 'donor'), str(getattr(donor, 'name', 'donor'))
+    if hasattr(donor, 'image') and hasattr(donor, 'landmarks'): return FaceContext(donor.image, donor.landmarks, 'donor'), str(getattr(donor, 'name', 'donor'))
     if isinstance(donor, (tuple, list)) and len(donor) in (2, 3):
-        face = _Face(donor[0], donor[1], 'donor')
+        face = FaceContext(donor[0], donor[1], 'donor')
         return face, (str(donor[2]) if len(donor) == 3 else image_id(face.image))
     raise FifaError(f"donor must be a SampleFace, (image, landmarks) or (image, landmarks, name), got {type(donor).__name__}.")
 
@@ -396,14 +227,14 @@ def make_forgery(real, # the real image: RGB uint8 (H, W, 3) or anything `load_i
     family, seed, strength = FORGERY_METHODS[method], int(seed), float(strength)
     if isinstance(postprocess, str) and postprocess == 'random': postprocess = random_postprocess(np.random.default_rng([seed, 1]))
     ops = _check_ops(postprocess) if postprocess else []               # section 5
-    face = _Face(real, landmarks, 'real')
+    face = FaceContext(real, landmarks, 'real')
     donor_face, donor_id = _donor_face(donor, method) if family in ('region_swap', 'identity_swap') else (None, None)
     fake, region, params = _METHODS[method](face, np.random.default_rng(seed), strength, donor_face)
     return Forgery(real=face.image, fake=_run_ops(fake, ops, seed) if ops else fake,
                    changed_mask=changed_pixels(face.image, fake), region_mask=np.asarray(region, bool),
                    concepts=intended_concepts(region, face.cmap), family=family, method=method,
-                   params=_json_safe({'strength': strength, **params}), seed=seed, landmarks=face.landmarks,
-                   donor=donor_id, postprocess=_json_safe(ops))
+                   params=json_safe({'strength': strength, **params}), seed=seed, landmarks=face.landmarks,
+                   donor=donor_id, postprocess=json_safe(ops))
 
 # %% ../nbs/03_forgery.ipynb #f25d65b2
 def _scaled_about(points, factor): return points.mean(0) + (points - points.mean(0)) * factor
@@ -423,7 +254,7 @@ def _nose_slim(face, rng, strength, donor=None):
     fake, moved = face.warp(idx, face.p[idx] - f * u[:, None] * face.frame.e_u, 0.6, still=cheeks)
     return fake, moved >= WARP_SUPPORT, dict(narrowing=f)
 
-# %% ../nbs/03_forgery.ipynb #7bd3e76c
+# %% ../nbs/03_forgery.ipynb #c44db5fa
 _EYE_INSIDE = [f'{s}_{p}' for s in ('left', 'right') for p in ('pupil', 'iris', 'inner_sclera', 'outer_sclera')]
 _SKIN_EXCLUDE = ['eyebrows', 'upper_lip', 'lower_lip', 'mouth_interior', *_EYE_INSIDE]
 
@@ -455,19 +286,19 @@ _LIPSTICKS = {'red': (52, 32), 'berry': (48, 8), 'coral': (40, 34), 'pink': (38,
 def _lip_recolor(face, rng, strength, donor=None):
     lips = face.mask('upper_lip', 'lower_lip')
     name = sorted(_LIPSTICKS)[rng.integers(len(_LIPSTICKS))]
-    lab = _to_lab(face.image)
+    lab = to_lab(face.image)
     target = np.array([lab[lips][:, 0].mean() * rng.uniform(0.85, 0.97), *_LIPSTICKS[name]], np.float32)
     recoloured = lab + 0.5 * (target - lab[lips].mean(0))               # half-way: the lips keep their own texture
-    fake, region = _weighted_edit(face, feather(lips, 0.015 * face.iod, inside=False), _from_lab(recoloured), strength)
+    fake, region = _weighted_edit(face, feather(lips, 0.015 * face.iod, inside=False), from_lab(recoloured), strength)
     return fake, region, dict(shade=name, target_lab=target)
 
 @_forgery_method('attribute', 'brow_recolor')
 def _brow_recolor(face, rng, strength, donor=None):
     brows = face.mask('eyebrows')
-    lab = _to_lab(face.image)
+    lab = to_lab(face.image)
     dL, db = -rng.uniform(10, 16), rng.uniform(2, 6)                    # darker, a little browner
     dyed = lab + np.array([dL, 1.0, db], np.float32)
-    fake, region = _weighted_edit(face, feather(brows, 0.02 * face.iod, inside=False), _from_lab(dyed), strength)
+    fake, region = _weighted_edit(face, feather(brows, 0.02 * face.iod, inside=False), from_lab(dyed), strength)
     return fake, region, dict(delta_L=dL, delta_b=db)
 
 @_forgery_method('attribute', 'brow_thicken')
@@ -645,7 +476,7 @@ def _brow_frown(face, rng, strength, donor=None):
     fake, moved = face.warp(idx, face.p[idx] + share[:, None] * face.vec(inward * toward, down), 0.6)
     return fake, moved >= WARP_SUPPORT, dict(lower_iod=down, inward_iod=inward)
 
-# %% ../nbs/03_forgery.ipynb #a88d5c53
+# %% ../nbs/03_forgery.ipynb #318cc914
 POSTPROCESS_OPS = {'jpeg': {'quality': (1, 100)}, 'resize': {'scale': (0.1, 1.0)}, 'noise': {'sigma': (0.0, 50.0)}, 'blur': {'sigma': (0.1, 10.0)}}
 
 def _check_ops(ops):
@@ -663,7 +494,10 @@ def _check_ops(ops):
                 raise FifaError(f"Post-processing {kind!r} needs {key!r} between {lo} and {hi}, got {v!r}.")
     return [dict(op) for op in ops]
 
-def _jpeg(image, quality):
+def jpeg_roundtrip(image, # RGB uint8 (H, W, 3)
+                   quality:int, # JPEG quality, 1 (worst) to 100
+                  ) -> np.ndarray: # RGB uint8: the image as it reads back from a JPEG file
+    "Encode `image` as JPEG (Pillow) and decode it again: what saving a photo as JPEG does to it."
     buf = io.BytesIO(); image_to_pil(image).save(buf, 'JPEG', quality=int(quality))
     return np.asarray(Image.open(buf).convert('RGB')).copy()
 
@@ -672,7 +506,7 @@ def _run_ops(image, ops, seed):
     H, W = image.shape[:2]
     for op in ops:
         kind = op['op']
-        if kind == 'jpeg': image = _jpeg(image, op['quality'])
+        if kind == 'jpeg': image = jpeg_roundtrip(image, op['quality'])
         elif kind == 'resize':
             small = cv2.resize(image, (max(1, round(W * op['scale'])), max(1, round(H * op['scale']))), interpolation=cv2.INTER_AREA)
             image = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)

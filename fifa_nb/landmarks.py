@@ -171,6 +171,23 @@ def scaled(self, factor # one number, or (fx, fy) for different horizontal and v
     size = None if self.image_size is None else (round(self.image_size[0] * fy), round(self.image_size[1] * fx))
     return _replace(self, points=pts, box=box, image_size=size)
 
+# %% ../nbs/01_landmarks.ipynb #a48c7d22
+@patch_to(Landmarks)
+def moved(self, points, # (N, 2): the new positions of the same N points, in the same order
+          image_size=None, # (H, W) of the image the new points refer to; default: unchanged
+         ) -> Landmarks:
+    "The same landmarks at new `points`; the face box follows the points' bounding box."
+    points = np.asarray(points, np.float32)
+    if points.shape != self.points.shape:
+        raise FifaError(f"moved() needs {len(self.points)} points of (x, y), like these {self.layout} landmarks; got an array of shape {points.shape}")
+    (a0, b0), (a1, b1) = self.points.min(0), self.points.max(0)
+    (c0, d0), (c1, d1) = points.min(0), points.max(0)
+    x0, y0, x1, y1 = self.box
+    sx, sy = (c1 - c0) / max(a1 - a0, 1e-6), (d1 - d0) / max(b1 - b0, 1e-6)
+    box = (c0 + (x0 - a0) * sx, d0 + (y0 - b0) * sy, c1 + (x1 - a1) * sx, d1 + (y1 - b1) * sy)
+    return _replace(self, points=points, box=tuple(float(v) for v in box),
+                    image_size=self.image_size if image_size is None else image_size)
+
 # %% ../nbs/01_landmarks.ipynb #e3a122ba
 @patch_to(Landmarks)
 def to_dict(self) -> dict:

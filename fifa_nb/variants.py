@@ -5,28 +5,17 @@
 # %% auto #0
 __all__ = ['VARIANT_KINDS', 'INNOCENT_OPS', 'make_identity_variant', 'innocent_edit']
 
-# %% ../nbs/03a_variants.ipynb #80718bdc
+# %% ../nbs/03a_variants.ipynb #84b6537a
 import numpy as np
 import cv2
 from dataclasses import replace as _replace
 
-from .core import FifaError
-from .landmarks import Landmarks
-from .forgery import (_Face, _to_lab, _from_lab, _jpeg, _json_safe, alpha_blend, color_transfer, delaunay, feather,
-                             image_id, piecewise_affine, similarity_transform, transform_points)
+from .core import FifaError, image_id, json_safe
+from .warps import (alpha_blend, color_transfer, delaunay, feather, from_lab, piecewise_affine, similarity_transform,
+                           to_lab, transform_points)
+from .forgery import FaceContext, jpeg_roundtrip
 
-# %% ../nbs/03a_variants.ipynb #ddf07c1a
-def _moved(landmarks, points, image_size=None):
-    "`landmarks` (68 points) with new `points`; the box follows the points' bounding box."
-    points = np.asarray(points, np.float32)
-    (a0, b0), (a1, b1) = landmarks.points.min(0), landmarks.points.max(0)
-    (c0, d0), (c1, d1) = points.min(0), points.max(0)
-    x0, y0, x1, y1 = landmarks.box
-    sx, sy = (c1 - c0) / max(a1 - a0, 1e-6), (d1 - d0) / max(b1 - b0, 1e-6)
-    box = (c0 + (x0 - a0) * sx, d0 + (y0 - b0) * sy, c1 + (x1 - a1) * sx, d1 + (y1 - b1) * sy)
-    return _replace(landmarks, points=points, box=tuple(float(v) for v in box),
-                    image_size=image_size if image_size is not None else landmarks.image_size)
-
+# %% ../nbs/03a_variants.ipynb #94340dcc
 def _hull_mask(points, shape):
     m = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(m, np.round(cv2.convexHull(np.asarray(points, np.float32))[:, 0] * 16).astype(np.int32), 1, cv2.LINE_8, 4)
@@ -73,7 +62,7 @@ def _shape(face, rng):
     image, _ = face.warp(list(moved), dst[moved], reach=3.0)
     return image, dst, dict(jaw_width=jaw, face_length=length, eye_distance=eyes)
 
-# %% ../nbs/03a_variants.ipynb #f477ab0d
+# %% ../nbs/03a_variants.ipynb #515e8e5f
 _EYE_PARTS = [f'{s}_{p}' for s in ('left', 'right') for p in ('pupil', 'iris', 'inner_sclera', 'outer_sclera')]
 _HAIR_COLOURS = {'black': (-14, 0, 2), 'brown': (-6, 6, 12), 'auburn': (-4, 16, 20), 'blonde': (10, 2, 22), 'grey': (8, -1, -4)}   # Lab shifts
 
@@ -81,7 +70,7 @@ def _tone(face, rng):
     dL, da, db = (float(v) for v in rng.uniform([-8, -4, -6], [8, 4, 6]))
     skin = face.mask('face', 'ears', 'neck') & ~face.mask('eyebrows', *_EYE_PARTS)
     w = feather(skin, 0.05 * face.iod, inside=False)[..., None]
-    return _from_lab(_to_lab(face.image) + w * np.array([dL, da, db], np.float32)), dict(delta_L=dL, delta_a=da, delta_b=db)
+    return from_lab(to_lab(face.image) + w * np.array([dL, da, db], np.float32)), dict(delta_L=dL, delta_a=da, delta_b=db)
 
 def _light(face, rng):
     angle, gain, warm = (float(v) for v in rng.uniform([0, 0.12, -0.06], [2 * np.pi, 0.3, 0.06]))
@@ -113,22 +102,22 @@ def _background(face, rng):
     if rng.random() < 0.7:
         name = sorted(_HAIR_COLOURS)[rng.integers(len(_HAIR_COLOURS))]
         hair = feather(face.mask('hair'), 0.04 * face.iod, inside=False)[..., None]
-        img = _from_lab(_to_lab(img) + hair * np.array(_HAIR_COLOURS[name], np.float32))
+        img = from_lab(to_lab(img) + hair * np.array(_HAIR_COLOURS[name], np.float32))
         params['hair'] = name
     return img, dict(style=style, **params)
 
-# %% ../nbs/03a_variants.ipynb #8ba15da3
+# %% ../nbs/03a_variants.ipynb #8dbe621e
 VARIANT_KINDS = ('morph', 'shape', 'tone', 'light', 'background')
 
 def _face_and_name(image, landmarks, name, what):
-    "A `_Face` and an identity name from a SampleFace or (image, landmarks[, name])."
+    "A `FaceContext` and an identity name from a SampleFace or (image, landmarks[, name])."
     if hasattr(image, 'image') and hasattr(image, 'landmarks'):
         sample = image
-        return _Face(sample.image, sample.landmarks if landmarks is None else landmarks, what), name or sample.name
+        return FaceContext(sample.image, sample.landmarks if landmarks is None else landmarks, what), name or sample.name
     if isinstance(image, (tuple, list)) and len(image) in (2, 3):
-        return _Face(image[0], image[1], what), name or (str(image[2]) if len(image) == 3 else None)
+        return FaceContext(image[0], image[1], what), name or (str(image[2]) if len(image) == 3 else None)
     if landmarks is None: raise FifaError(f"The {what} face needs landmarks: pass them, or pass a SampleFace.")
-    return _Face(image, landmarks, what), name
+    return FaceContext(image, landmarks, what), name
 
 def make_identity_variant(image, # RGB image, or a SampleFace (then `landmarks` may be None)
                           landmarks=None, # its `Landmarks` (68 points or the mesh)
@@ -156,14 +145,14 @@ def make_identity_variant(image, # RGB image, or a SampleFace (then `landmarks` 
             img, pts, params[kind] = _morph(face, other, rng)
         elif kind == 'shape': img, pts, params[kind] = _shape(face, rng)
         else: img, params[kind] = {'tone': _tone, 'light': _light, 'background': _background}[kind](face, rng); pts = face.p
-        lm = _moved(lm, pts, face.shape)
-        face = _Face(img, lm, 'variant')
+        lm = lm.moved(pts, face.shape)
+        face = FaceContext(img, lm, 'variant')
     order = [k for k in VARIANT_KINDS if k in kinds]
     info = dict(variant_id=f"{'+'.join(identities)}/{'-'.join(order)}/{int(seed)}", source_identities=identities,
-                kinds=order, seed=int(seed), params=_json_safe(params), derived=True)
+                kinds=order, seed=int(seed), params=json_safe(params), derived=True)
     return face.image, lm, info
 
-# %% ../nbs/03a_variants.ipynb #cefa4adc
+# %% ../nbs/03a_variants.ipynb #c6a6f81c
 INNOCENT_OPS = ('flip', 'brightness_contrast', 'rescale', 'jpeg')
 
 def _draw_innocent_ops(rng, shape):
@@ -180,7 +169,7 @@ def innocent_edit(image, # RGB image (anything `load_image` accepts)
                   ops=None, # apply these operations instead of drawing them (as returned before)
                  ) -> tuple: # (RGB uint8 image, Landmarks, list of operations): no mask, the image is still real
     "A global, innocent edit of a real photo: mirror, brightness/contrast, rescale and/or JPEG; the landmarks follow."
-    face = _Face(image, landmarks, 'real')
+    face = FaceContext(image, landmarks, 'real')
     img, lm = face.image, face.landmarks
     if lm.image_size is None: lm = _replace(lm, image_size=face.shape)
     ops = _draw_innocent_ops(np.random.default_rng(seed), face.shape) if ops is None else [dict(o) for o in ops]
@@ -193,6 +182,6 @@ def innocent_edit(image, # RGB image (anything `load_image` accepts)
             H, W = img.shape[:2]
             w, h = max(16, round(W * op['scale'])), max(16, round(H * op['scale']))
             img, lm = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA), lm.scaled((w / W, h / H))
-        elif kind == 'jpeg': img = _jpeg(img, op['quality'])
+        elif kind == 'jpeg': img = jpeg_roundtrip(img, op['quality'])
         else: raise FifaError(f"Unknown innocent operation {op!r}; the operations are {', '.join(INNOCENT_OPS)}.")
     return img, lm, ops

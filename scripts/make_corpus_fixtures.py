@@ -9,14 +9,14 @@ Usage (from the repository root):
 
 DEST must not exist yet (or be empty). It receives FaceForensics++/, DFFD/ (+ DFFD_pairs.csv), DQ_FF++/
 (+ DQ_FF++_frames/), CelebAMask-HQ/ and fixtures.json, which lists them with the fixture faces' landmarks.
-The code lives in fifa_nb.corpora.make_corpus_fixtures (notebook nbs/06_corpora.ipynb); this is its
+The code lives in fifa_nb.corpus_fixtures.make_corpus_fixtures (notebook nbs/06a_corpus_fixtures.ipynb); this is its
 command line. Do not commit the generated files: tests write them into temporary folders.
 """
 import argparse, sys
 from pathlib import Path
 
 from fifa_nb.core import FifaError
-from fifa_nb.corpora import make_corpus_fixtures
+from fifa_nb.corpus_fixtures import make_corpus_fixtures
 
 
 def main(argv=None):

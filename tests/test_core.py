@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fifa_nb.core import ImageError, OutputExistsError, atomic_write_bytes, load_image, save_image, set_seed, default_device
+import json
+
+from fifa_nb.core import (ImageError, OutputExistsError, atomic_write_bytes, image_id, json_safe, load_image, save_image,
+                          set_seed, default_device)
 
 
 def test_load_image_never_modifies_or_shares_input():
@@ -95,3 +98,23 @@ def test_big_endian_16bit_pil_image():
     a = (np.arange(400).reshape(20, 20) * 160).astype('>u2')
     im = Image.frombytes('I;16B', (20, 20), a.tobytes())
     np.testing.assert_array_equal(load_image(im)[..., 0], np.rint(a.astype(float) / 257).astype(np.uint8))
+
+
+def test_image_id_depends_on_pixels_only(tmp_path):
+    img = (np.random.default_rng(1).random((20, 30, 3)) * 255).astype(np.uint8)
+    i = image_id(img)
+    assert i.startswith('sha1:') and len(i) == 17
+    assert image_id(np.asfortranarray(img)) == i                       # memory layout does not matter
+    assert image_id(save_image(img, tmp_path / 'x.png')) == i           # nor where the pixels came from
+    assert image_id(Image.fromarray(img)) == i
+    changed = img.copy(); changed[0, 0, 0] ^= 1
+    assert image_id(changed) != i
+
+
+def test_json_safe_round_trips():
+    x = {'a': np.float64(0.123456), 'b': [np.int64(3), (np.float32(2.5), None)], 'c': np.array([[1, 2]]), 'd': np.bool_(False), 5: 'five'}
+    y = json_safe(x)
+    assert y == {'a': 0.1235, 'b': [3, [2.5, None]], 'c': [[1, 2]], 'd': False, '5': 'five'}
+    assert json.loads(json.dumps(y)) == y and json_safe(y) == y
+    assert json_safe(1 / 3, digits=2) == 0.33 and type(json_safe(np.int32(7))) is int and type(json_safe(True)) is bool
+

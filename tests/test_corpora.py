@@ -1,6 +1,7 @@
-"""Checks of fifa_nb.corpora on tiny fixtures written in the real corpora's layouts (into temporary folders).
+"""Checks of fifa_nb.corpora on tiny fixtures (fifa_nb.corpus_fixtures) written in the real corpora's layouts (into temporary folders).
 
-The notebook nbs/06_corpora.ipynb holds the readable examples; this file holds the error cases in depth:
+The notebooks nbs/06_corpora.ipynb (loaders, on toy folders) and nbs/06a_corpus_fixtures.ipynb (the fixtures, and
+the loaders on them) hold the readable examples; this file holds the error cases in depth:
 missing folders, corrupt videos and images, truncated or malformed JSON/CSV, and paths that try to leave
 the corpus folder ('..', absolute paths, symbolic links).
 """
@@ -16,6 +17,7 @@ from fifa_nb.masks import mask_iou, rle_decode
 from fifa_nb.landmarks import Landmarks
 from fifa_nb.regions import CELEBAMASK_CLASSES
 from fifa_nb import corpora as C
+from fifa_nb import corpus_fixtures as F
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope='module')
 def fx(tmp_path_factory):
     "All four fixtures, written once per test module (tests that change files work on copies)."
-    return C.make_corpus_fixtures(tmp_path_factory.mktemp('corpora') / 'fixtures')
+    return F.make_corpus_fixtures(tmp_path_factory.mktemp('corpora') / 'fixtures')
 
 
 def copy(src, tmp_path, name=None):
@@ -64,8 +66,8 @@ def test_fixture_files_are_small_and_in_the_real_layouts(fx):
 
 def test_fixtures_refuse_a_folder_that_holds_files(fx, tmp_path):
     (tmp_path / 'x.txt').write_text('mine')
-    with pytest.raises(OutputExistsError, match='not empty'): C.make_corpus_fixtures(tmp_path)
-    with pytest.raises(OutputExistsError): C.write_ffpp_fixture(Path(fx['ffpp']))
+    with pytest.raises(OutputExistsError, match='not empty'): F.make_corpus_fixtures(tmp_path)
+    with pytest.raises(OutputExistsError): F.write_ffpp_fixture(Path(fx['ffpp']))
 
 
 def test_script_writes_the_fixtures(tmp_path):
@@ -167,7 +169,7 @@ def fx_frames(fx):
     "The frames written into the FF++ fixture (rewritten once into a scratch folder to get them back)."
     if not _frames_cache:
         import tempfile
-        _frames_cache.update(C.write_ffpp_fixture(Path(tempfile.mkdtemp()) / 'ff')['frames'])
+        _frames_cache.update(F.write_ffpp_fixture(Path(tempfile.mkdtemp()) / 'ff')['frames'])
     return _frames_cache
 
 
@@ -227,12 +229,12 @@ def test_ffpp_corrupt_mask_video_and_original(fx, tmp_path):
 def test_ffpp_mismatched_sizes_and_short_masks(fx, tmp_path):
     root = copy(fx['ffpp'], tmp_path)
     small = [np.zeros((64, 64, 3), np.uint8)] * 3
-    C._write_video(root / 'manipulated_sequences/Face2Face/c23/videos/000_003.mp4', small)
+    C.write_video(root / 'manipulated_sequences/Face2Face/c23/videos/000_003.mp4', small)
     with pytest.raises(C.CorpusError, match='do not belong together'): C.load_ffpp(root, ['Face2Face'])
     frames = fx_frames(fx)
-    C._write_video(root / 'manipulated_sequences/Face2Face/c23/videos/000_003.mp4', frames['Face2Face/000_003'])
+    C.write_video(root / 'manipulated_sequences/Face2Face/c23/videos/000_003.mp4', frames['Face2Face/000_003'])
     short_mask = [np.full((256, 256, 3), 255, np.uint8)] * 2
-    C._write_video(root / 'manipulated_sequences/Face2Face/masks/videos/000_003.mp4', short_mask)
+    C.write_video(root / 'manipulated_sequences/Face2Face/masks/videos/000_003.mp4', short_mask)
     pairs = C.load_ffpp(root, ['Face2Face'], every=1)
     assert [p.gt_mask is None for p in pairs] == [False, False, True, True, True, True]
     assert pairs[0].gt_mask.all()

@@ -7,8 +7,8 @@ import pytest
 
 from fifa_nb.core import FifaError, sample_faces
 from fifa_nb.concepts import FICT
-from fifa_nb.forgery import (FORGERY_FAMILIES, FORGERY_METHODS, POSTPROCESS_OPS, Forgery, changed_pixels, make_forgery,
-                             piecewise_affine, postprocess, random_postprocess, similarity_transform, tps_warp, transform_points)
+from fifa_nb.forgery import (FORGERY_FAMILIES, FORGERY_METHODS, POSTPROCESS_OPS, FaceContext, Forgery, changed_pixels, jpeg_roundtrip,
+                             make_forgery, postprocess, random_postprocess)
 from fifa_nb.variants import INNOCENT_OPS, VARIANT_KINDS, innocent_edit, make_identity_variant
 
 ASTRONAUT, HOPPER = sample_faces()
@@ -123,26 +123,14 @@ def test_postprocess_ops():
     assert all(o['op'] in POSTPROCESS_OPS for c in chains for o in c)
     assert random_postprocess(5) == random_postprocess(5)
 
-def test_tools_against_references():
-    rng = np.random.default_rng(0)
-    for _ in range(5):   # the similarity transform recovers a random one exactly
-        a, s, t = rng.uniform(-3, 3), rng.uniform(0.3, 3), rng.uniform(-50, 50, 2)
-        M = np.hstack([s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]), t[:, None]])
-        pts = rng.uniform(0, 200, (12, 2))
-        np.testing.assert_allclose(similarity_transform(pts, transform_points(M, pts)), M, atol=1e-8)
-    # the TPS warp moves control points where asked: a dot at src lands at dst
-    img = np.zeros((200, 200), np.float32); cv2.circle(img, (100, 100), 3, 1.0, -1)
-    out, moved = tps_warp(img, [[100, 100]], [[108, 95]], fixed=[[40, 40], [160, 40], [40, 160], [160, 160]], roi=(0, 0, 200, 200))
-    y, x = np.unravel_index(np.argmax(cv2.GaussianBlur(out, (0, 0), 2)), out.shape)
-    assert abs(x - 108) <= 1 and abs(y - 95) <= 1 and abs(moved[95, 108] - np.hypot(8, 5)) < 0.5
-    # the piecewise-affine warp with an affine correspondence equals cv2.warpAffine inside the hull
-    M = np.array([[0.9, 0.1, 10], [-0.1, 0.95, 5]])
-    src = rng.uniform(20, 180, (15, 2)); dst = transform_points(M, src)
-    warped, covered = piecewise_affine(HOPPER.image, src, dst, (200, 200))
-    ref = cv2.warpAffine(HOPPER.image, cv2.invertAffineTransform(M), (200, 200), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
-    inner = cv2.erode(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    err = np.abs(warped[inner].astype(int) - ref[inner])
-    assert err.max() <= 4 and err.mean() < 0.2     # OpenCV rounds coordinates to 1/32 px, differently in warpAffine and remap
+def test_face_context_and_jpeg_roundtrip():
+    face = FaceContext(HOPPER.image, HOPPER.mesh)
+    assert face.lm.layout == 'ibug68' and face.landmarks.layout == 'mediapipe478' and 70 < face.iod < 95
+    assert 'IOD' in repr(face) and face.mask('nose').any()
+    with pytest.raises(FifaError, match='donor landmarks were found on'): FaceContext(HOPPER.image[:300], HOPPER.landmarks, 'donor')
+    errors = [np.abs(jpeg_roundtrip(HOPPER.image, q).astype(int) - HOPPER.image).mean() for q in (95, 50, 10)]
+    assert 0 < errors[0] < errors[1] < errors[2]
+    assert (jpeg_roundtrip(HOPPER.image, 70) == postprocess(HOPPER.image, [{'op': 'jpeg', 'quality': 70}])).all()
 
 # --- variants ---------------------------------------------------------------------------------------------
 

@@ -98,3 +98,19 @@ def test_bad_inputs(backend):
     astro = sample_face("astronaut").image
     with pytest.raises(FaceTooSmallError, match="min_face_size=200"):
         detect_landmarks(astro, backend=backend, min_face_size=200)
+
+
+def test_moved_carries_the_box_and_metadata(faces):
+    lm = faces[0].landmarks
+    shifted = lm.moved(lm.points + [7, -3])
+    np.testing.assert_allclose(shifted.box, np.array(lm.box) + [7, -3, 7, -3], atol=1e-3)
+    assert (shifted.layout, shifted.backend, shifted.image_size, shifted.n_faces) == (lm.layout, lm.backend, lm.image_size, lm.n_faces)
+    c = lm.points.mean(0)
+    half = lm.moved(c + 0.5 * (lm.points - c), image_size=(100, 120))
+    np.testing.assert_allclose([half.box[2] - half.box[0], half.box[3] - half.box[1]],
+                               [0.5 * (lm.box[2] - lm.box[0]), 0.5 * (lm.box[3] - lm.box[1])], rtol=1e-4)
+    assert half.image_size == (100, 120) and lm.moved(lm.points).box == pytest.approx(lm.box)
+    mesh = faces[0].mesh.moved(faces[0].mesh.points * 1.0)
+    assert mesh.layout == 'mediapipe478'
+    with pytest.raises(FifaError, match='needs 68 points'): lm.moved(lm.points[:20])
+    with pytest.raises(FifaError, match='needs 68 points'): lm.moved(lm.points.ravel())
