@@ -9,7 +9,7 @@ __all__ = ['DEGRADATIONS', 'DIFF_SCALES', 'ARTIFACT_RULES', 'MIN_DELTA_E', 'HYST
            'cue_findings', 'write_explanation', 'age_phrases', 'plain_text', 'AgeSegment', 'Annotation',
            'rewrite_is_faithful', 'inter_ocular_distance', 'annotate']
 
-# %% ../nbs/04_annotator.ipynb #55e1c9aa
+# %% ../nbs/04_annotator.ipynb #e38028ea
 import re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +20,10 @@ from .masks import rle_encode, rle_decode, mask_iou, mask_to_box
 from .show import show_image, palette_color
 from .concepts import FICT, select_concepts
 from .regions import concept_map, concept_coverage
+from .warps import to_lab
+from .forgery import postprocess
 
-# %% ../nbs/04_annotator.ipynb #a4bdc8be
-def _lab(image):
-    "RGB uint8 -> CIE Lab float32 (L in 0..100, a/b roughly -128..127)."
-    return cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-
+# %% ../nbs/04_annotator.ipynb #70651470
 def match_tones(real, fake, exclude=None, degree=3):
     """The real image with each RGB channel passed through the cubic curve that best maps it onto the fake
     (least squares, ignoring `exclude`d pixels): undoes global brightness, contrast, gamma and colour-cast
@@ -51,24 +49,14 @@ def _flow(real, fake):
     g0, g1 = cv2.cvtColor(real, cv2.COLOR_RGB2GRAY), cv2.cvtColor(fake, cv2.COLOR_RGB2GRAY)
     return cv2.calcOpticalFlowFarneback(g0, g1, None, 0.5, 4, 15, 3, 5, 1.2, 0)
 
-def _jpeg(image, quality):
-    ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-
-def _resample(image, factor):
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-DEGRADATIONS = {'none': lambda im: im,
-                **{f'jpeg{q}': (lambda im, q=q: _jpeg(im, q)) for q in (95, 85, 75, 65, 55, 45)},
-                **{f'blur{s}': (lambda im, s=s: cv2.GaussianBlur(im, (0, 0), s)) for s in (0.7, 1.2)},
-                **{f'resize{f}': (lambda im, f=f: _resample(im, f)) for f in (0.75, 0.5)}}
+DEGRADATIONS = {'none': [],                            # global post-processing chains, as `fifa_nb.forgery.postprocess` ops
+                **{f'jpeg{q}': [{'op': 'jpeg', 'quality': q}] for q in (95, 85, 75, 65, 55, 45)},
+                **{f'blur{s}': [{'op': 'blur', 'sigma': s}] for s in (0.7, 1.2)},
+                **{f'resize{f}': [{'op': 'resize', 'scale': f}] for f in (0.75, 0.5)}}
 
 def apply_degradation(image, name):
     "Apply a degradation chain named like 'resize0.5+jpeg75' (see `DEGRADATIONS`)."
-    for step in name.split('+'): image = DEGRADATIONS[step](image)
-    return image
+    return postprocess(image, [op for step in name.split('+') for op in DEGRADATIONS[step]]) if name != 'none' else image
 
 def match_degradation(real, fake) -> str:
     """The global post-processing (JPEG, blur, resampling, or a resampling or blur followed by JPEG) that, applied
@@ -126,10 +114,10 @@ def difference_parts(real, # the original image (anything `load_image` takes)
         raise FifaError(f'The real image is {real.shape[1]}x{real.shape[0]} but the fake is {fake.shape[1]}x{fake.shape[0]}: '
                         'resize the fake to the real image first (the annotator compares pixel by pixel).')
     scale = scale or min(real.shape[:2]) / 4
-    f_lab = _lab(fake)
+    f_lab = to_lab(fake)
     f_blur = cv2.GaussianBlur(f_lab, (0, 0), blur)
     def colour(matched):
-        r = cv2.GaussianBlur(_lab(matched.astype(np.uint8)), (0, 0), blur)
+        r = cv2.GaussianBlur(to_lab(matched.astype(np.uint8)), (0, 0), blur)
         return np.sqrt(((r - f_blur) ** 2).sum(-1)), r
     degradation = match_degradation(match_tones(real, fake).astype(np.uint8), fake)   # tones roughly matched first
     degraded = apply_degradation(real, degradation)
@@ -139,7 +127,7 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     L = r_blur[..., 0]
     edge = np.hypot(cv2.Sobel(L, cv2.CV_32F, 1, 0), cv2.Sobel(L, cv2.CV_32F, 0, 1)) / 8
     col = d / (1 + edge / DIFF_SCALES['edge'])
-    tr, tf = _texture(_lab(matched.astype(np.uint8))[..., 0], texture_sigma), _texture(f_lab[..., 0], texture_sigma)
+    tr, tf = _texture(to_lab(matched.astype(np.uint8))[..., 0], texture_sigma), _texture(f_lab[..., 0], texture_sigma)
     c = float(np.median(tr) + np.median(tf)) / 2 + 1e-3                 # keeps flat areas from dominating
     gain = float(np.median(tf) / max(np.median(tr), 1e-3))              # global softening (JPEG) or roughening (noise)
     tex = DIFF_SCALES['texture'] * np.abs(np.log((tf + c) / (gain * tr + c)))
@@ -224,7 +212,7 @@ def clean_mask(mask, # raw boolean artifact pixels
     cv2.floodFill(padded, None, (0, 0), 2)
     return (m > 0) | (padded[1:-1, 1:-1] == 0)
 
-# %% ../nbs/04_annotator.ipynb #25727e1b
+# %% ../nbs/04_annotator.ipynb #173140d6
 CUE_THRESHOLDS = dict(
     colour=4.0,        # mean delta E of the region after global matching (about twice the just-noticeable difference)
     lightness=4.0,     # mean change of L (0..100)
@@ -248,8 +236,8 @@ def measure_cues(real, fake, # RGB uint8 images
     "Numbers that justify words: colour and lightness shift, texture change, seam strength, displacement."
     if not region.any(): return {}
     near = cv2.dilate(region.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-    r, f = _lab(real), _lab(fake)
-    r_matched = _lab(match_tones(real, fake, exclude=near).astype(np.uint8))   # global tone changes are not cues
+    r, f = to_lab(real), to_lab(fake)
+    r_matched = to_lab(match_tones(real, fake, exclude=near).astype(np.uint8))   # global tone changes are not cues
     d = (f - r_matched)[region]
     dL, da, db = (float(v) for v in d.mean(0))
     tex = (_texture_energy(f[..., 0], region) + 1e-3) / (_texture_energy(r[..., 0], region) + 1e-3)

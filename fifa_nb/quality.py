@@ -5,22 +5,22 @@
 # %% auto #0
 __all__ = ['INNOCENT_GLOBAL_EDITS', 'concept_scores', 'annotation_quality', 'quality_table']
 
-# %% ../nbs/04a_quality.ipynb #504f25f0
+# %% ../nbs/04a_quality.ipynb #162135d1
 import numpy as np
 import cv2
 from .masks import mask_iou
 from .concepts import FICT
 from .regions import concept_map
-from .annotator import (ARTIFACT_RULES, DEFAULT_RULE, difference_parts, inter_ocular_distance, _annotate_parts,
-                               _jpeg, _resample)
+from .annotator import ARTIFACT_RULES, DEFAULT_RULE, difference_parts, inter_ocular_distance, _annotate_parts
+from .forgery import postprocess
 
-# %% ../nbs/04a_quality.ipynb #88c3f3cc
+# %% ../nbs/04a_quality.ipynb #88b18bef
 INNOCENT_GLOBAL_EDITS = {   # global edits of a real image that leave it real
-    'jpeg60': lambda im: _jpeg(im, 60),
-    'resize0.6': lambda im: _resample(im, 0.6),
+    'jpeg60': lambda im: postprocess(im, [{'op': 'jpeg', 'quality': 60}]),
+    'resize0.6': lambda im: postprocess(im, [{'op': 'resize', 'scale': 0.6}]),
     'brighter': lambda im: np.clip(im.astype(np.float32) * 1.08 + 10, 0, 255).astype(np.uint8),
     'gamma0.85': lambda im: (255 * (im / 255.0) ** 0.85).astype(np.uint8),
-    'noise3': lambda im: np.clip(im + np.random.default_rng(0).normal(0, 3, im.shape), 0, 255).astype(np.uint8),
+    'noise3': lambda im: postprocess(im, [{'op': 'noise', 'sigma': 3}]),
 }
 
 def concept_scores(named, true_atomic):
