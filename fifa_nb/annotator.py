@@ -275,7 +275,7 @@ def cue_findings(cues, thresholds=None) -> list:
     if cues.get('seam', 0) >= t['seam']: found.append(('seam', cues['seam'] / t['seam']))
     return sorted(found, key=lambda kv: -kv[1])
 
-# %% ../nbs/04_annotator.ipynb #dfa44fb8
+# %% ../nbs/04_annotator.ipynb #b7c171f9
 # what each finding lets the text say: adjectives ("looks smoothed") and noun phrases ("shows smoothing")
 FINDING_WORDS = {
     'enlarged': (['enlarged', 'stretched', 'bigger than it should be'], ['an enlargement', 'stretching']),
@@ -303,16 +303,17 @@ _LINKS = ['', 'Also, ', 'In addition, ', 'Moreover, ', 'Besides, ']
 def _join(words):
     return words[0] if len(words) == 1 else ', '.join(words[:-1]) + ' and ' + words[-1]
 
-def _clause(rng, tag, findings):
+def _clause(rng, tag, findings, plural=False):
     "One sentence about one grounded phrase (`tag` is '<p>phrase</p> [SEG]'), in one of several shapes."
     kinds = [k for k, _ in findings][:2] or ['pixels']
     adj = [FINDING_WORDS[k][0][rng.integers(len(FINDING_WORDS[k][0]))] for k in kinds]
     noun = [FINDING_WORDS[k][1][rng.integers(len(FINDING_WORDS[k][1]))] for k in kinds]
+    s = '' if plural else 's'                     # "the eyes look", "the left eye looks"
     shape = int(rng.integers(5))
-    if shape == 0: return f'{tag} looks {_join(adj)}.'
-    if shape == 1: return f'{tag} appears {_join(adj)}.'
+    if shape == 0: return f'{tag} look{s} {_join(adj)}.'
+    if shape == 1: return f'{tag} appear{s} {_join(adj)}.'
     if shape == 2: return f'Signs of {_join(noun)} appear on {tag}.'
-    if shape == 3: return f'{tag} shows {_join(noun)}.'
+    if shape == 3: return f'{tag} show{s} {_join(noun)}.'
     return f'{_join(noun).capitalize()} can be seen on {tag}.'
 
 def _cap_tag(sentence):
@@ -329,7 +330,7 @@ def write_explanation(named, # list of (concept name, findings) in the order to 
     parts = [_OPENINGS[rng.integers(len(_OPENINGS))]]
     if family in _FAMILY and rng.random() < 0.7: parts.append(f'It looks like {_FAMILY[family]}.')
     for i, (name, findings) in enumerate(named):
-        sentence = _clause(rng, f'<p>{FICT[name].phrase}</p> [SEG]', findings)
+        sentence = _clause(rng, f'<p>{FICT[name].phrase}</p> [SEG]', findings, plural=FICT[name].side == 'both')
         link = _LINKS[rng.integers(1, len(_LINKS))] if i and rng.random() < 0.5 else ''
         parts.append(link + sentence[0].lower() + sentence[1:] if link else _cap_tag(sentence))
     return ' '.join(parts)
