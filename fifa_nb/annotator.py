@@ -7,7 +7,7 @@ __all__ = ['DEGRADATIONS', 'DIFF_SCALES', 'ARTIFACT_RULES', 'MIN_DELTA_E', 'HYST
            'FINDING_WORDS', 'DEFAULT_RULE', 'match_tones', 'apply_degradation', 'match_degradation', 'Difference',
            'difference_parts', 'difference_map', 'noise_level', 'threshold_difference', 'clean_mask', 'measure_cues',
            'cue_findings', 'write_explanation', 'age_phrases', 'plain_text', 'AgeSegment', 'Annotation',
-           'rewrite_is_faithful', 'inter_ocular_distance', 'annotate']
+           'rewrite_is_faithful', 'inter_ocular_distance', 'annotate', 'annotate_parts']
 
 # %% ../nbs/04_annotator.ipynb #e38028ea
 import re, warnings
@@ -445,7 +445,7 @@ class Annotation:
         plt.tight_layout()
         return fig
 
-# %% ../nbs/04_annotator.ipynb #2ff1ac97
+# %% ../nbs/04_annotator.ipynb #978f6612
 DEFAULT_RULE = 'hysteresis'   # chosen by the annotation-quality study below
 
 def _rewrite(rewriter, text):
@@ -490,9 +490,9 @@ def annotate(real, # the original image (path, PIL or array)
     scale = inter_ocular_distance(landmarks)
     parts = difference_parts(real, fake, scale)
     cmap = concept_map(landmarks, real.shape, parsing)
-    return _annotate_parts(real, fake, parts, cmap, scale, rule, family, method, seed, rewriter, threshold, real_id, fake_id)
+    return annotate_parts(real, fake, parts, cmap, scale, rule, family, method, seed, rewriter, threshold, real_id, fake_id)
 
-def _annotate_parts(real, fake, parts, cmap, scale, rule=DEFAULT_RULE, family=None, method=None, seed=0, rewriter=None,
+def annotate_parts(real, fake, parts, cmap, scale, rule=DEFAULT_RULE, family=None, method=None, seed=0, rewriter=None,
                     threshold=0.15, real_id=None, fake_id=None):
     "`annotate` after the difference parts and the concept map are known (the quality study reuses them across rules)."
     diff = parts.total

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['INNOCENT_GLOBAL_EDITS', 'concept_scores', 'annotation_quality', 'quality_table']
 
-# %% ../nbs/04a_quality.ipynb #162135d1
+# %% ../nbs/04a_quality.ipynb #4441eec0
 import numpy as np
 import cv2
 from .masks import mask_iou
 from .concepts import FICT
 from .regions import concept_map
-from .annotator import ARTIFACT_RULES, DEFAULT_RULE, difference_parts, inter_ocular_distance, _annotate_parts
+from .annotator import ARTIFACT_RULES, DEFAULT_RULE, difference_parts, inter_ocular_distance, annotate_parts
 from .forgery import postprocess
 
-# %% ../nbs/04a_quality.ipynb #88b18bef
+# %% ../nbs/04a_quality.ipynb #471646e8
 INNOCENT_GLOBAL_EDITS = {   # global edits of a real image that leave it real
     'jpeg60': lambda im: postprocess(im, [{'op': 'jpeg', 'quality': 60}]),
     'resize0.6': lambda im: postprocess(im, [{'op': 'resize', 'scale': 0.6}]),
@@ -51,7 +51,7 @@ def annotation_quality(faces, # SampleFace-like objects (name, image, landmarks)
         parts = difference_parts(fg.real, fg.fake, scale)
         cmap = concept_map(face.landmarks, face.image.shape)
         for rule in rules:
-            a = _annotate_parts(fg.real, fg.fake, parts, cmap, scale, rule)
+            a = annotate_parts(fg.real, fg.fake, parts, cmap, scale, rule)
             p, r = concept_scores(a.concepts, fg.concepts)
             rows.append(dict(face=face.name, family=fg.family, method=method, seed=seed, post='+'.join(o['op'] for o in chain) or 'none',
                              rule=rule, iou=mask_iou(a.artifact_mask, fg.gt_mask), iou_changed=mask_iou(a.artifact_mask, fg.changed_mask),
@@ -62,7 +62,7 @@ def annotation_quality(faces, # SampleFace-like objects (name, image, landmarks)
         for name, edit in list(INNOCENT_GLOBAL_EDITS.items())[:innocent]:
             parts = difference_parts(face.image, edit(face.image), scale)
             for rule in rules:
-                a = _annotate_parts(face.image, edit(face.image), parts, cmap, scale, rule)
+                a = annotate_parts(face.image, edit(face.image), parts, cmap, scale, rule)
                 rows.append(dict(face=face.name, family='real', method='innocent', seed=0, post=name, rule=rule,
                                  iou=float('nan'), iou_changed=float('nan'), iou_region=float('nan'),
                                  precision=float('nan'), recall=float('nan'), called_fake=a.is_fake))
