@@ -1,5 +1,5 @@
 """The repository's promises: the README's commands, CI running the same test command, packaging of the sample data."""
-import re, subprocess, sys, zipfile
+import importlib.util, re, subprocess, sys, zipfile
 from pathlib import Path
 import pytest
 
@@ -16,15 +16,20 @@ def test_readme_states_exactly_two_commands():
     assert len(cmds) == 2 and all(len(c) == 1 for c in cmds), cmds
     main, tests = cmds[0][0], cmds[1][0]
     assert 'fifa_nb ' in main and tests.rstrip().endswith('pytest')
-    assert 'torch' not in main + tests   # nothing pulls a CUDA torch
+    assert 'torch' not in main   # the main job needs no deep-learning stack
+    # the tests need torch: the pinned build is installed before anything else, so no dependency resolves a CUDA build
+    pinned = re.search(r'pip install torch==[\d.]+ ', tests)
+    assert pinned and tests.index('torch==') < tests.index('pip install -e'), tests
 
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / '.ci' / 'run').read_text().splitlines()
     assert readme_commands()[1][0] in ci, 'the test command in .ci/run differs from the README'
 
+MODEL_MODULES = {'backbone', 'seg_head', 'model'}   # the model layer: torch, transformers and peft at the top, on purpose
+
 def test_import_is_light():
-    "Every module imports without the heavy libraries: they load inside the functions that need them."
-    modules = sorted(p.stem for p in (ROOT / 'fifa_nb').glob('*.py') if not p.stem.startswith('_'))
+    "Every module but the model layer imports without the heavy libraries: they load inside the functions that need them."
+    modules = sorted(p.stem for p in (ROOT / 'fifa_nb').glob('*.py') if not p.stem.startswith('_') and p.stem not in MODEL_MODULES)
     assert {'core', 'concepts', 'regions', 'annotator', 'tasks', 'dataset'} <= set(modules), modules
     code = ('import sys, importlib; ' + '; '.join(f'importlib.import_module("fifa_nb.{m}")' for m in modules) + '; '
             'heavy = [m for m in ("torch", "transformers", "gradio", "matplotlib.pyplot", "skimage", "dlib", "mediapipe", '
@@ -37,7 +42,8 @@ def test_sample_data_reach_the_installed_package(tmp_path):
     wheel = next((tmp_path / 'wheel').glob('fifa_nb-*.whl'))
     names = zipfile.ZipFile(wheel).namelist()
     samples = [n for n in names if n.startswith('fifa_nb/data_samples/')]
-    for f in ['samples.json', 'astronaut.jpg', 'astronaut.ibug68.json', 'grace_hopper.mediapipe478.json', 'README.md']:
+    for f in ['samples.json', 'astronaut.jpg', 'astronaut.ibug68.json', 'grace_hopper.mediapipe478.json', 'README.md',
+              'tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json']:
         assert f'fifa_nb/data_samples/{f}' in samples, (f, samples)
     target = tmp_path / 'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)], check=True)
@@ -48,3 +54,10 @@ def test_sample_data_reach_the_installed_package(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], check=True, cwd=tmp_path, capture_output=True, text=True,
                          env={'PYTHONPATH': str(target), 'PATH': '/usr/bin:/bin'})
     assert str(target) in out.stdout
+    if importlib.util.find_spec('transformers') is None: return   # the tokenizer needs the [model] extra
+    code = ('import fifa_nb.backbone as b; from pathlib import Path; '
+            f'assert Path(b.__file__).is_relative_to({str(target)!r}), b.__file__; '
+            'tok = b.default_tokenizer(); ids = b.special_token_ids(tok); print(len(tok), ids[b.SEG])')
+    out = subprocess.run([sys.executable, '-c', code], check=True, cwd=tmp_path, capture_output=True, text=True,
+                         env={'PYTHONPATH': str(target), 'PATH': '/usr/bin:/bin'})
+    assert int(out.stdout.split()[0]) > 1000, out.stdout
