@@ -99,12 +99,12 @@ def preset_config(name:str, **overrides) -> FiFaConfig:
     d.update(overrides)
     return FiFaConfig(preset=name, **d)
 
-# %% ../nbs/09_model.ipynb #bb550900
+# %% ../nbs/09_model.ipynb #fb313f08
 @lru_cache(maxsize=4)
 def _example_sources(n_fakes:int, size:int):
     from fifa_nb.forgery import make_forgery
     hopper, astro = sample_faces(['grace_hopper', 'astronaut'])
-    methods = ['brow_thicken', 'swap_mouth', 'face_swap_poisson', 'smile', 'nose_reshape', 'eye_enlarge'][:n_fakes]
+    methods = ['brow_thicken', 'swap_mouth', 'face_swap_poisson', 'smile', 'nose_slim', 'swap_eyes'][:n_fakes]
     out = []
     for i, m in enumerate(methods):
         target, donor = (hopper, astro) if i % 2 else (astro, hopper)
@@ -465,11 +465,11 @@ def default_question(task:str, box_text_:str=None) -> str:
     if task not in QUESTIONS: raise FifaError(f'Unknown task {task!r}; the tasks are {", ".join(TASKS)}.')
     return QUESTIONS[task][0].format(phrase='this region', token=REGION_TOKEN, box=box_text_ or '')
 
-# %% ../nbs/09_model.ipynb #187c69f2
+# %% ../nbs/09_model.ipynb #925db549
 def _cache_of(out): return out['cache'] if 'cache' in out else out['past_key_values']
 
 @torch.no_grad()
-def _greedy(self:FiFaMLLM, emb, max_new_tokens:int):
+def _greedy(self:FiFaMLLM, emb, max_new_tokens:int, stop_at_eos:bool=True):
     "Greedy decoding with the KV cache: generated ids, and the last hidden state of each generated token fed back."
     eos = self.tokenizer.eos_token_id
     base = self.llm.get_base_model() if hasattr(self.llm, 'get_base_model') else self.llm
@@ -479,7 +479,7 @@ def _greedy(self:FiFaMLLM, emb, max_new_tokens:int):
     nxt = int(out.logits[0, -1].argmax())
     table = self.llm.get_input_embeddings()
     for _ in range(max_new_tokens):
-        if nxt == eos: break
+        if nxt == eos and stop_at_eos: break
         ids.append(nxt)
         o = self.llm(inputs_embeds=table(torch.tensor([[nxt]], device=emb.device)), use_cache=True, output_hidden_states=True,
                      **{kw: past})
