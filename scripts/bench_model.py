@@ -47,7 +47,7 @@ def main():
     a = ap.parse_args()
     if a.one:
         print(json.dumps(one(a.one, a.batch, a.steps, a.threads[0]))); return
-    print(f'{"preset":6} {"threads":>7} {"batch":>5} {"tokens":>6} {"step (s)":>9} {"tokens/s":>9} {"peak RSS":>9}')
+    print(f'{"preset":6} {"threads":>7} {"batch":>5} {"tokens":>6} {"step (s)":>9} {"tokens/s":>9} {"peak RSS":>9} {"before model":>12}')
     for p in a.presets:
         for th in a.threads:
             r = subprocess.run([sys.executable, __file__, '--one', p, '--batch', str(a.batch), '--steps', str(a.steps),
@@ -55,7 +55,7 @@ def main():
             if r.returncode: print(r.stderr[-2000:]); sys.exit(r.returncode)
             d = json.loads(r.stdout.strip().splitlines()[-1])
             print(f'{p:6} {th:>7} {d["batch"]:>5} {d["tokens"]:>6} {d["step_s"]:>9.3f} {d["tokens"] / d["step_s"]:>9.0f} '
-                  f'{d["peak_rss_mib"]:>6.0f} MiB')
+                  f'{d["peak_rss_mib"]:>6.0f} MiB {d["rss_before_model_mib"]:>8.0f} MiB')
     from fifa_nb.model import parameter_table, glamm_encoders, fmt_params
     print(f'\n{"preset":7} {"total":>9} {"trainable":>10} {"frozen":>9} {"encoder":>9} {"LLM":>9} {"mask head":>10} {"other":>8}')
     for r in parameter_table():
