@@ -300,9 +300,12 @@ def step_losses(self:FiFaMLLM, samples:list) -> dict:
     return self(**_to(self.collate(samples), self.device))
 FiFaMLLM.step_losses = step_losses
 
-# %% ../nbs/09_model.ipynb #42496f62
-def _load_vision(spec):
-    if spec.startswith('farl:'): return load_farl(spec[5:])
+# %% ../nbs/09_model.ipynb #efb375d5
+def _load_vision(spec, cfg:dict):
+    "A pretrained face encoder: 'farl:<file>' (sizes and heads from the preset's vision config) or a CLIP name/folder."
+    if spec.startswith('farl:'):
+        return load_farl(spec[5:], image_size=int(cfg.get('image_size', 224)), patch_size=int(cfg.get('patch_size', 16)),
+                         num_heads=cfg.get('num_attention_heads'))
     return load_clip_vision(spec)
 
 def _build(config, tokenizer=None, pretrained=False, device=None):
@@ -312,7 +315,7 @@ def _build(config, tokenizer=None, pretrained=False, device=None):
         if not (config.vision_pretrained or config.llm_pretrained):
             raise FifaError(f'Preset {config.preset!r} names no pretrained weights; use pretrained=False.')
         if config.vision_pretrained:
-            vision = _load_vision(config.vision_pretrained)
+            vision = _load_vision(config.vision_pretrained, config.vision)
             config.vision = {k: v for k, v in vision.config.to_dict().items() if k in _VISION_KEYS}
         if config.llm_pretrained:
             from transformers import AutoTokenizer

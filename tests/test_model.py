@@ -242,3 +242,36 @@ def test_presets_and_parameter_table():
     with pytest.raises(FifaError, match='Unknown preset'): preset_config('huge')
     c = preset_config('small')
     assert FiFaConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def _openai_vit_state(width=32, layers=2, patch=16, image=64, out_dim=16, seed=0):
+    "Random weights in the OpenAI-CLIP / FaRL layout (what FaRL's .pth files hold under 'visual.')."
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.05
+    n = (image // patch) ** 2 + 1
+    sd = {'visual.conv1.weight': r(width, 3, patch, patch), 'visual.class_embedding': r(width),
+          'visual.positional_embedding': r(n, width), 'visual.ln_pre.weight': 1 + r(width), 'visual.ln_pre.bias': r(width),
+          'visual.ln_post.weight': 1 + r(width), 'visual.ln_post.bias': r(width), 'visual.proj': r(width, out_dim)}
+    for i in range(layers):
+        p = f'visual.transformer.resblocks.{i}.'
+        sd.update({p + 'ln_1.weight': 1 + r(width), p + 'ln_1.bias': r(width), p + 'attn.in_proj_weight': r(3 * width, width),
+                   p + 'attn.in_proj_bias': r(3 * width), p + 'attn.out_proj.weight': r(width, width), p + 'attn.out_proj.bias': r(width),
+                   p + 'ln_2.weight': 1 + r(width), p + 'ln_2.bias': r(width), p + 'mlp.c_fc.weight': r(4 * width, width),
+                   p + 'mlp.c_fc.bias': r(4 * width), p + 'mlp.c_proj.weight': r(width, 4 * width), p + 'mlp.c_proj.bias': r(width)})
+    return sd
+
+
+def test_farl_weights_file_feeds_the_preset(samples, tmp_path):
+    "vision_pretrained='farl:<file>' loads an OpenAI-layout weights file (read without unpickling code) as the face encoder."
+    sd = _openai_vit_state()
+    torch.save({'state_dict': sd}, tmp_path / 'farl.pth')
+    model = FiFaMLLM.from_preset('tiny', pretrained=True, vision_pretrained=f'farl:{tmp_path / "farl.pth"}',
+                                 vision=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                                             image_size=64, patch_size=16))
+    assert torch.equal(model.vision.embeddings.patch_embedding.weight, sd['visual.conv1.weight'])
+    out = model.step_losses([next(s for s in samples if s.task == 'loc')])
+    assert torch.isfinite(out['loss'])
+    path = model.save_pretrained(tmp_path / 'ckpt')   # the config now records the loaded encoder's shape
+    assert json.loads((path / 'config.json').read_text())['vision']['intermediate_size'] == 128
+    again = FiFaMLLM.from_pretrained(path)
+    assert torch.equal(again.vision.embeddings.patch_embedding.weight, sd['visual.conv1.weight'])
