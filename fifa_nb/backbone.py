@@ -361,7 +361,7 @@ LLM_PRESETS = {
                          num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1e6,
                          tie_word_embeddings=True),   # Qwen/Qwen2.5-0.5B-Instruct
     'vicuna_7b': dict(model_type='llama', vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                      num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
+                      num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5,
                       tie_word_embeddings=False),   # lmsys/vicuna-7b-v1.5, GLaMM's LLM
 }
 

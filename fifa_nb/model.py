@@ -8,7 +8,7 @@ __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConf
            'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'analyze', 'save_pretrained',
            'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
-# %% ../nbs/09_model.ipynb #1bb292cb
+# %% ../nbs/09_model.ipynb #395b54a7
 import inspect, json, math, os, re, shutil, tempfile, warnings
 from dataclasses import dataclass, field, asdict, replace
 from functools import lru_cache
@@ -26,7 +26,8 @@ from .tasks import (TASKS, TASK_LEVELS, SEG, REGION_TOKEN, QUESTIONS, FAMILY_PHR
                            task_samples, parse_verdict, parse_family, parse_box)
 from .backbone import (IMAGE_TOKEN, P_OPEN, P_CLOSE, TASK_TOKENS, default_tokenizer, special_token_ids,
                               add_special_tokens, build_vision, load_clip_vision, load_farl, vision_features,
-                              preprocess_images, Projector, build_llm, load_llm, add_lora, RegionEncoder, TaskEmbedding)
+                              preprocess_images, Projector, build_llm, load_llm, add_lora, RegionEncoder, TaskEmbedding,
+                              VISION_PRESETS, LLM_PRESETS)
 from .seg_head import SegHead, mask_losses
 
 # %% ../nbs/09_model.ipynb #bdfec5e6
@@ -63,15 +64,10 @@ class FiFaConfig:
         if unknown: raise FifaError(f'Unknown FiFaConfig fields {sorted(unknown)}: was this config written by a newer fifa_nb?')
         return cls(**d)
 
-# %% ../nbs/09_model.ipynb #1b19705d
-_VIT_B16 = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, image_size=224,
-                patch_size=16, hidden_act='quick_gelu', layer_norm_eps=1e-5)   # CLIP ViT-B/16 = FaRL's architecture
-_QWEN25_05B = dict(model_type='qwen2', hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                   num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0,
-                   rms_norm_eps=1e-6, tie_word_embeddings=True, hidden_act='silu')   # Qwen/Qwen2.5-0.5B-Instruct's config.json
-_VICUNA_7B = dict(model_type='llama', hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                  num_key_value_heads=32, vocab_size=32000, max_position_embeddings=4096, rms_norm_eps=1e-5,
-                  tie_word_embeddings=False, hidden_act='silu')   # lmsys/vicuna-7b-v1.5 (LLaMA-2 7B), GLaMM's LLM
+# %% ../nbs/09_model.ipynb #934255dc
+_VIT_B16 = VISION_PRESETS['vit_b16']         # CLIP ViT-B/16 = FaRL's architecture
+_QWEN25_05B = LLM_PRESETS['qwen2.5_0.5b']   # Qwen/Qwen2.5-0.5B-Instruct
+_VICUNA_7B = LLM_PRESETS['vicuna_7b']       # lmsys/vicuna-7b-v1.5 (LLaMA-2 7B), GLaMM's LLM
 _GLAMM_LORA = dict(r=8, alpha=16, dropout=0.05, targets=['q_proj', 'v_proj'])
 _SAM_SEG = dict(dim=256, depth=2, heads=8, mlp_dim=2048)
 
