@@ -8,7 +8,7 @@ __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConf
            'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'analyze', 'save_pretrained',
            'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
-# %% ../nbs/09_model.ipynb #395b54a7
+# %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
 from dataclasses import dataclass, field, asdict, replace
 from functools import lru_cache
@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import FifaError, OutputExistsError, load_image, sample_faces, set_seed
-from .masks import as_mask, validate_box
+from .masks import as_mask, validate_box, rle_decode
 from .concepts import FICT
 from .annotator import AgeSegment, annotate, plain_text
 from .tasks import (TASKS, TASK_LEVELS, SEG, REGION_TOKEN, QUESTIONS, FAMILY_PHRASES, Sample, AnnotatedImage,
@@ -30,9 +30,9 @@ from .backbone import (IMAGE_TOKEN, P_OPEN, P_CLOSE, TASK_TOKENS, default_tokeni
                               VISION_PRESETS, LLM_PRESETS)
 from .seg_head import SegHead, mask_losses
 
-# %% ../nbs/09_model.ipynb #bdfec5e6
+# %% ../nbs/09_model.ipynb #0e0268d2
 FAMILIES = ('real',) + tuple(FAMILY_PHRASES)   # the family head's classes: 'real' and the four forgery families
-LOSS_WEIGHTS = dict(ce=1.0, bce=2.0, dice=0.5, det=0.5, family=0.5)
+LOSS_WEIGHTS = dict(ce=1.0, bce=2.0, dice=0.5, det=0.5, family=0.5, pix=1.0)
 
 @dataclass
 class FiFaConfig:
@@ -50,6 +50,7 @@ class FiFaConfig:
     roi_size: int = 4               # RoI-align points per side for box queries
     task_embedding: bool = True     # the paper's T_in: a learned vector per task at the task token
     cls_heads: bool = True          # auxiliary real/fake and family heads on the pooled face features
+    pixel_head: bool = True         # dense auxiliary supervision: a per-patch 'manipulated' logit, shown to the LLM
     loss_weights: dict = field(default_factory=lambda: dict(LOSS_WEIGHTS))
     max_length: int = 384           # tokens per training sequence (image tokens included)
     max_new_tokens: int = 128       # default generation length
@@ -138,7 +139,7 @@ def _label(sample, key):
     fam = lab.get('family') if lab.get('is_fake') else 'real'
     return FAMILIES.index(fam) if fam in FAMILIES else -100
 
-# %% ../nbs/09_model.ipynb #7ff18d95
+# %% ../nbs/09_model.ipynb #1c859442
 class FiFaMLLM(nn.Module):
     "FiFa-MLLM: one face encoder feeding an LLM (through a projector) and a [SEG]-prompted mask decoder."
     def __init__(self, config:FiFaConfig, tokenizer, vision=None, llm=None):
@@ -160,6 +161,8 @@ class FiFaMLLM(nn.Module):
         self.seg_head = SegHead(vd, ld, **config.seg)
         self.det_head = nn.Linear(vd, 1) if config.cls_heads else None
         self.family_head = nn.Linear(vd, len(FAMILIES)) if config.cls_heads else None
+        self.pixel_head = nn.Conv2d(vd, 1, 1) if config.pixel_head else None
+        self.pixel_embed = nn.Parameter(torch.zeros(ld)) if config.pixel_head else None
         if config.freeze_vision: self.vision.requires_grad_(False)
 
     @property
@@ -171,7 +174,7 @@ class FiFaMLLM(nn.Module):
     @property
     def n_image_tokens(self) -> int: return self.projector.n_tokens(self.grid_size, self.grid_size)
 
-# %% ../nbs/09_model.ipynb #d8299fb3
+# %% ../nbs/09_model.ipynb #98e93c98
 def _ids(tok, text): return tok(text, add_special_tokens=False)['input_ids']
 
 def _encode(self:FiFaMLLM, task, question, answer=None):
@@ -191,7 +194,8 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
     "A batch of Samples -> tensors: pixels, ids, labels, queries, target masks and class labels."
     if not samples: raise FifaError('collate needs at least one sample.')
     S, M, tok = self.config.image_size, self.config.mask_size, self.tokenizer
-    rows, regions, boxes, targets = [], [], [], []
+    rows, regions, boxes, targets, pix = [], [], [], [], []
+    g = self.grid_size
     for s in samples:
         if not isinstance(s, Sample): raise FifaError(f'collate takes fifa_nb.tasks.Sample objects, got {type(s).__name__}.')
         ids, labels = self._encode(s.task, s.question, s.answer if with_answers else None)
@@ -201,6 +205,8 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
         boxes.append(None if s.box is None else (s.box[0] * S / w, s.box[1] * S / h, s.box[2] * S / w, s.box[3] * S / h))
         n_seg = sum(i == self.token_ids[SEG] for i, l in zip(ids, labels) if l != -100) if with_answers else 0
         targets.append(torch.from_numpy(np.stack([_resize_float(m, M) for m in s.masks[:n_seg]])) if n_seg else torch.zeros(0, M, M))
+        art = s.meta.get('artifact') if with_answers else None
+        pix.append(None if art is None else torch.from_numpy(_resize_float(rle_decode(art, 'artifact'), g)))
     L = max(len(r[0]) for r in rows)
     input_ids = torch.full((len(rows), L), tok.pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), L), -100, dtype=torch.long)
@@ -210,23 +216,28 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
     return dict(pixel_values=preprocess_images([s.image_array for s in samples], S), input_ids=input_ids, attention_mask=attention,
                 labels=labels, task_idx=torch.tensor([TASKS.index(s.task) for s in samples]), regions=regions, boxes=boxes,
                 target_masks=targets, det_labels=torch.tensor([_label(s, 'det') for s in samples]),
-                family_labels=torch.tensor([_label(s, 'family') for s in samples]))
+                family_labels=torch.tensor([_label(s, 'family') for s in samples]), pixel_targets=pix)
 FiFaMLLM.collate = collate
 
-# %% ../nbs/09_model.ipynb #725c9c3e
+# %% ../nbs/09_model.ipynb #6b46f2bb
 def _to(batch, device, dtype=None):
     out = {}
     for k, v in batch.items():
         if torch.is_tensor(v): out[k] = v.to(device)
-        elif k in ('regions', 'target_masks'): out[k] = [None if t is None else t.to(device) for t in v]
+        elif k in ('regions', 'target_masks', 'pixel_targets'): out[k] = [None if t is None else t.to(device) for t in v]
         else: out[k] = v
     return out
 
-def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=None):
+def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=None, pixel_logits=None):
     "Input embeddings with image tokens, the region/box query and the task embedding written over their placeholders."
     emb = self.llm.get_input_embeddings()(input_ids)
     img_pos = input_ids == self.token_ids[IMAGE_TOKEN]
     img = self.projector(grid).to(emb.dtype)
+    if pixel_logits is not None and self.pixel_embed is not None:   # each image token learns how 'manipulated' its patch looks
+        k = self.projector.pool
+        p = torch.sigmoid(pixel_logits.float())
+        if k > 1: p = F.adaptive_avg_pool2d(p, (math.ceil(p.shape[-2] / k), math.ceil(p.shape[-1] / k)))
+        img = img + (p.flatten(1)[..., None] * self.pixel_embed.float()).to(img.dtype)
     if img_pos.sum() != img.shape[0] * img.shape[1]:
         raise FifaError(f'{int(img_pos.sum())} <image> tokens in the batch but {img.shape[0]} x {img.shape[1]} image features.')
     emb = emb.masked_scatter(img_pos.unsqueeze(-1), img)
@@ -255,17 +266,18 @@ def _seg_hidden(self:FiFaMLLM, hidden, input_ids, labels=None):
 FiFaMLLM._seg_hidden = _seg_hidden
 
 def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=None, task_idx=None, regions=None, boxes=None,
-            target_masks=None, det_labels=None, family_labels=None, **kw) -> dict:
+            target_masks=None, det_labels=None, family_labels=None, pixel_targets=None, **kw) -> dict:
     "Losses (each on its own, and the weighted `loss`), logits, mask logits per row, and head outputs."
     grid = vision_features(self.vision, pixel_values.to(self.device, self.vision.dtype))
-    emb = self.embed(input_ids, grid, task_idx, regions, boxes)
+    pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
+    emb = self.embed(input_ids, grid, task_idx, regions, boxes, pixel_logits)
     out = self.llm(inputs_embeds=emb, attention_mask=attention_mask, output_hidden_states=True, use_cache=False)
     hidden, logits = out.hidden_states[-1], out.logits
     seg_hidden = self._seg_hidden(hidden, input_ids, labels)
     M = self.config.mask_size
     masks = self.seg_head(grid, seg_hidden, out_size=(M, M))
     pooled = grid.float().mean((2, 3))
-    res = dict(logits=logits, mask_logits=masks, hidden=hidden)
+    res = dict(logits=logits, mask_logits=masks, hidden=hidden, pixel_logits=pixel_logits)
     if self.det_head is not None:
         res['det_logit'] = self.det_head(pooled.to(self.det_head.weight.dtype)).squeeze(-1).float()
         res['family_logits'] = self.family_head(pooled.to(self.family_head.weight.dtype)).float()
@@ -286,6 +298,10 @@ def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=
     if self.family_head is not None and family_labels is not None and (family_labels >= 0).any():
         losses['family'] = F.cross_entropy(res['family_logits'], family_labels, ignore_index=-100)
     else: losses['family'] = zero
+    have = [i for i, t in enumerate(pixel_targets or []) if t is not None]
+    if pixel_logits is not None and have:
+        losses['pix'] = F.binary_cross_entropy_with_logits(pixel_logits[have].float(), torch.stack([pixel_targets[i] for i in have]).float())
+    else: losses['pix'] = zero
     res['loss'] = sum(w.get(k, 0.0) * v for k, v in losses.items())
     res['losses'] = losses
     return res
@@ -394,7 +410,7 @@ def parse_grounded(text:str) -> tuple:
         out.append((phrase, node.name if node is not None else None, idx))
     return out, warns
 
-# %% ../nbs/09_model.ipynb #0efd77bc
+# %% ../nbs/09_model.ipynb #b84baa97
 @dataclass(eq=False)
 class Analysis:
     "What FiFa-MLLM says about one face: verdict and score, family, text, grounded segments (phrase, concept, mask)."
@@ -409,6 +425,7 @@ class Analysis:
     box: tuple = None       # (x0, y0, x1, y1) in pixels when the answer gives a box
     warnings: list = field(default_factory=list)   # what decoding had to repair
     verdict_source: str = 'text'   # 'text', 'segments' or 'head'
+    pixel_map: np.ndarray = None   # float (H, W) in [0, 1]: the dense head's 'manipulated' probability per pixel
 
     @property
     def masks(self) -> list: return [s.mask for s in self.segments if s.mask is not None]
@@ -464,7 +481,7 @@ def default_question(task:str, box_text_:str=None) -> str:
     if task not in QUESTIONS: raise FifaError(f'Unknown task {task!r}; the tasks are {", ".join(TASKS)}.')
     return QUESTIONS[task][0].format(phrase='this region', token=REGION_TOKEN, box=box_text_ or '')
 
-# %% ../nbs/09_model.ipynb #925db549
+# %% ../nbs/09_model.ipynb #75fdaa72
 def _cache_of(out): return out['cache'] if 'cache' in out else out['past_key_values']
 
 @torch.no_grad()
@@ -523,7 +540,8 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
                     region=region, box=box, labels=dict(is_fake=False, family=None, method=None))
     batch = _to(self.collate([sample], with_answers=False), self.device)
     grid = vision_features(self.vision, batch['pixel_values'].to(self.vision.dtype))
-    emb = self.embed(batch['input_ids'], grid, batch['task_idx'], batch['regions'], batch['boxes'])
+    pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
+    emb = self.embed(batch['input_ids'], grid, batch['task_idx'], batch['regions'], batch['boxes'], pixel_logits)
     ids, hidden = self._greedy(emb, max_new_tokens or self.config.max_new_tokens)
     raw = self.tokenizer.decode(ids, skip_special_tokens=False)
     for t in (self.tokenizer.eos_token, self.tokenizer.pad_token):
@@ -550,7 +568,9 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
     if verdict is None and any(s.mask is not None and s.mask.any() for s in segs) and task in ('age', 'loc', 'toe'): verdict, source = 'fake', 'segments'
     if verdict is None: verdict, source = ('fake' if (score or 0) >= 0.5 else 'real'), 'head'
     family = parse_family(text) or family_head
-    return Analysis(verdict=verdict, score=score, family=family, text=text, segments=segs, raw_text=raw, task=task,
+    pmap = None if pixel_logits is None else \
+        F.interpolate(pixel_logits[:, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].sigmoid().cpu().numpy()
+    return Analysis(pixel_map=pmap, verdict=verdict, score=score, family=family, text=text, segments=segs, raw_text=raw, task=task,
                     question=question, box=parse_box(text, img.shape) if task == 'box_pred' else None, warnings=warns,
                     verdict_source=source)
 FiFaMLLM.analyze = analyze
@@ -616,18 +636,20 @@ def from_pretrained(cls, path, # a folder written by save_pretrained
     return model.eval()
 FiFaMLLM.from_pretrained = from_pretrained
 
-# %% ../nbs/09_model.ipynb #93b8de66
+# %% ../nbs/09_model.ipynb #ddb49e1c
 def parameter_counts(model:nn.Module) -> dict:
     "Parameters per part of a FiFaMLLM (total, trainable), counting shared tensors once."
     seen, out = set(), {}
-    for part in ('vision', 'projector', 'llm', 'region_encoder', 'task_embedding', 'seg_head', 'det_head', 'family_head'):
-        mod = getattr(model, part, None)
-        if mod is None: continue
+    def count(params):
         tot = tr = 0
-        for p in mod.parameters():
+        for p in params:
             if id(p) in seen: continue
             seen.add(id(p)); tot += p.numel(); tr += p.numel() if p.requires_grad else 0
-        out[part] = dict(total=tot, trainable=tr)
+        return dict(total=tot, trainable=tr)
+    for part in ('vision', 'projector', 'llm', 'region_encoder', 'task_embedding', 'seg_head', 'det_head', 'family_head', 'pixel_head'):
+        mod = getattr(model, part, None)
+        if mod is not None: out[part] = count(mod.parameters())
+    out['rest'] = count(model.parameters())   # parameters held by the model itself (the pixel embedding)
     out['all'] = dict(total=sum(v['total'] for v in out.values()), trainable=sum(v['trainable'] for v in out.values()))
     return out
 

@@ -2,7 +2,7 @@
 
 Everything runs the `tiny` preset on the CPU in seconds; no hub downloads (the pretrained code paths load tiny
 random checkpoints saved to a temporary folder, through the same calls a user makes with hub names)."""
-import json, os
+import itertools, json, os
 from pathlib import Path
 import numpy as np
 import pytest
@@ -49,7 +49,8 @@ def test_shapes_for_every_task(samples):
     for s, m in zip(batch, out['mask_logits']):
         assert m.shape == (s.answer.count(SEG), M, M), (s.task, m.shape)
     assert out['det_logit'].shape == (B,) and out['family_logits'].shape == (B, len(FAMILIES))
-    assert set(out['losses']) == {'ce', 'bce', 'dice', 'det', 'family'}
+    assert set(out['losses']) == {'ce', 'bce', 'dice', 'det', 'family', 'pix'}
+    assert out['pixel_logits'].shape == (B, model.grid_size, model.grid_size)
     assert all(torch.isfinite(v) for v in out['losses'].values())
     # exactly n_image_tokens <image> ids per row, one <region> where the task has a query
     img = model.token_ids['<image>']
@@ -71,7 +72,7 @@ def test_every_trainable_part_gets_gradients(samples):
     batch = [next(s for s in samples if s.task == t) for t in ('age', 'region_seg', 'box_det', 'det')]
     out = model.step_losses(batch)
     out['loss'].backward()
-    for part in ('vision', 'projector', 'llm', 'region_encoder', 'task_embedding', 'seg_head', 'det_head', 'family_head'):
+    for part in ('vision', 'projector', 'llm', 'region_encoder', 'task_embedding', 'seg_head', 'det_head', 'family_head', 'pixel_head'):
         grads = [p.grad for p in getattr(model, part).parameters() if p.requires_grad]
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), part
 
@@ -111,13 +112,13 @@ def test_interleaved_decoding_maps_ith_seg_to_ith_mask(samples):
     a = model.analyze(age.image_array, question=age.question, task='age')
     masks = [s.mask for s in a.segments]
     assert len(masks) == len(age.masks) and all(m is not None for m in masks), a.raw_text
-    checked = 0
-    for i, m in enumerate(masks):
-        if age.masks[i].sum() < 40: continue   # a handful of pixels at 64 px: too small to learn in 200 steps
-        ious = [mask_iou(m, t) for t in age.masks]
-        assert int(np.argmax(ious)) == i and ious[i] > 0.3, (i, ious)
-        checked += 1
-    assert checked >= 2
+    big = [i for i, t in enumerate(age.masks) if t.sum() >= 40]   # a handful of pixels at 64 px: too small to learn in 200 steps
+    assert len(big) >= 2
+    iou = np.array([[mask_iou(masks[i], age.masks[j]) for j in big] for i in big])
+    assert all(iou[k, k] > 0.25 for k in range(len(big))), iou
+    # in order: of every one-to-one pairing of predicted and target masks, keeping the [SEG] order scores best
+    best = max(itertools.permutations(range(len(big))), key=lambda p: sum(iou[k, p[k]] for k in range(len(big))))
+    assert list(best) == list(range(len(big))), iou
     assert [s.phrase for s in a.segments] == [p for p, _ in age_phrases(age.answer)]
 
 
