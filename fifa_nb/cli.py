@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['render_concepts', 'main']
 
-# %% ../nbs/90_cli.ipynb #f1db6b0e
-import argparse, io, os, sys
+# %% ../nbs/90_cli.ipynb #220eb539
+import argparse, io, json, os, sys
 from pathlib import Path
 from . import __version__
 from .core import FifaError, atomic_write_bytes, load_image, sample_face, sample_names
@@ -70,7 +70,7 @@ def render_concepts(source, # a sample name (`sample_names()`) or an image path
     finally: plt.close(fig)
     return Path(out)
 
-# %% ../nbs/90_cli.ipynb #527d9487
+# %% ../nbs/90_cli.ipynb #9dd5dfbe
 def _cmd_concepts(args):
     path = render_concepts(args.image, args.out, backend=args.backend, force=args.force)
     print(f'wrote {path}')
@@ -84,28 +84,34 @@ def _cmd_landmarks(args):
         lm.to_json(args.out, overwrite=args.force)
         print(f'wrote {args.out}')
 
+class _StopSignals:
+    "Ctrl-C and `kill PID` stop a long command the same way: Python unwinds (KeyboardInterrupt), so the work can save its state."
+    def __enter__(self):
+        import signal
+        self.signal, self.stopped, self.handlers, me = signal, [], {}, os.getpid()
+        def stop(signum, frame):
+            if os.getpid() != me: os._exit(128 + signum)   # a forked worker inherits this handler: it just ends
+            self.stopped.append(signum); raise KeyboardInterrupt
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM): self.handlers[sig] = signal.signal(sig, stop)
+        except ValueError: pass   # not the main thread (e.g. a notebook): keep the usual handlers
+        return self
+    def __exit__(self, *exc):
+        for sig, h in self.handlers.items(): self.signal.signal(sig, h)
+        return False
+
 def _cmd_build_data(args):
-    import signal
     from fifa_nb.dataset import build_dataset
-    # Ctrl-C and `kill PID` stop the build the same way: Python unwinds, the worker processes are stopped with it
-    # (a plain SIGTERM would leave them running), and the next run of the same command continues from the
-    # finished shards.
-    stopped, handlers, me = [], {}, os.getpid()
-    def stop(signum, frame):
-        if os.getpid() != me: os._exit(128 + signum)   # a forked worker inherits this handler: it just ends
-        stopped.append(signum); raise KeyboardInterrupt
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM): handlers[sig] = signal.signal(sig, stop)
-    except ValueError: pass   # not the main thread (e.g. a notebook): keep the usual handlers
-    try: m = build_dataset(args.out, n=args.n, seed=args.seed, num_proc=args.num_proc, overwrite=args.force, size=args.size,
-                           progress=not args.quiet)
-    except BaseException:
-        if not stopped: raise
-        print(f'\nfifa_nb build-data: stopped; run the same command again to continue from the finished shards in {args.out}.',
-              file=sys.stderr)
-        raise SystemExit(128 + stopped[0]) from None
-    finally:
-        for sig, h in handlers.items(): signal.signal(sig, h)
+    # a plain SIGTERM would leave the worker processes running; the next run of the same command continues from the
+    # finished shards
+    with _StopSignals() as stop:
+        try: m = build_dataset(args.out, n=args.n, seed=args.seed, num_proc=args.num_proc, overwrite=args.force, size=args.size,
+                               progress=not args.quiet)
+        except BaseException:
+            if not stop.stopped: raise
+            print(f'\nfifa_nb build-data: stopped; run the same command again to continue from the finished shards in {args.out}.',
+                  file=sys.stderr)
+            raise SystemExit(128 + stop.stopped[0]) from None
     sp = m['splits']
     print(f"wrote {m['out_dir']}: {m['samples']} samples (" + ', '.join(f"{s} {d['samples']}" for s, d in sp.items())
           + f") from {sum(d['items'] for d in sp.values())} images in {m['seconds']} s")
@@ -114,6 +120,25 @@ def _cmd_build_data(args):
           f"{sum(d['false_alarms'] for d in sp.values())} real images flagged then re-annotated, "
           f"{sum(d['failed_items'] for d in sp.values())} items failed; mean IoU with the ground truth {sum(ious) / max(len(ious), 1):.2f}")
     print(f"load: datasets.load_from_disk('{m['out_dir']}/arrow'), or fifa_nb.dataset.load_fifa11('{m['out_dir']}')")
+
+def _cmd_train(args):
+    from fifa_nb.dataset import load_fifa11
+    from fifa_nb.train import TrainConfig, train, checkpoints
+    data = load_fifa11(args.data)['train']
+    over = {k: getattr(args, k) for k in ('steps', 'batch_size', 'grad_accum', 'lr', 'warmup', 'schedule', 'seed', 'save_every',
+                                           'log_every', 'max_minutes', 'mixed_precision') if getattr(args, k) is not None}
+    config = TrainConfig(preset=args.preset, **over)
+    if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
+        saved = json.loads((Path(args.out) / 'train_config.json').read_text()) if (Path(args.out) / 'train_config.json').exists() else None
+        if saved is not None: config = TrainConfig(**{**saved, **{k: v for k, v in over.items() if k in ('steps', 'save_every', 'log_every', 'max_minutes')}})
+    print(f'fifa_nb train: {len(data)} training samples from {args.data}; preset {config.preset}, {config.steps} steps of '
+          f'{config.batch_size} x {config.grad_accum}; run folder {args.out}', file=sys.stderr)
+    with _StopSignals():
+        model = train(data, args.out, config, resume=args.resume, progress=not args.quiet)
+    st = model.train_state
+    if st['stopped']: print(f"stopped at step {st['step']} ({st['stopped']}): checkpoint {checkpoints(args.out)[-1]}; "
+                            f"continue with the same command and --resume")
+    else: print(f"trained {st['step']} steps: model in {Path(args.out) / 'model'} (FiFaMLLM.from_pretrained), log in {Path(args.out) / 'log.jsonl'}")
 
 def _parser():
     p = argparse.ArgumentParser(prog='fifa_nb', description='fifa_nb: fine-grained, explainable deepfake analysis of faces.')
@@ -144,6 +169,26 @@ def _parser():
     b.add_argument('--force', action='store_true', help='replace a finished dataset (or an unfinished one with other settings) in --out')
     b.add_argument('--quiet', action='store_true', help='no progress bars')
     b.set_defaults(func=_cmd_build_data)
+    t = sub.add_parser('train', help='train FiFa-MLLM on a FiFa-11 build (CPU, one GPU, or accelerate launch)',
+                       description='Train FiFa-MLLM on the train split of a dataset written by build-data. Ctrl-C (or kill) saves a '
+                                   'checkpoint; the same command with --resume continues bit for bit.')
+    t.add_argument('--preset', default='small', help='model preset: tiny, small, colab or paper; default small')
+    t.add_argument('--data', required=True, help='a dataset folder written by build-data')
+    t.add_argument('--out', required=True, help='the run folder (log.jsonl, checkpoints/, model/)')
+    t.add_argument('--resume', action='store_true', help='continue the run in --out from its newest checkpoint')
+    t.add_argument('--steps', type=int, help='optimizer steps (default 2000)')
+    t.add_argument('--batch-size', type=int, help='samples per step and process (default 8)')
+    t.add_argument('--grad-accum', type=int, help='micro-batches per step (default 1)')
+    t.add_argument('--lr', type=float, help='peak learning rate (default 3e-4)')
+    t.add_argument('--warmup', type=int, help='warm-up steps (default 100)')
+    t.add_argument('--schedule', choices=['cosine', 'linear', 'constant'], help='after warm-up (default cosine)')
+    t.add_argument('--seed', type=int, help='default 0')
+    t.add_argument('--save-every', type=int, help='checkpoint every N steps (default 500)')
+    t.add_argument('--log-every', type=int, help='log every N steps (default 10)')
+    t.add_argument('--max-minutes', type=float, help='stop with a checkpoint after this wall time')
+    t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
+    t.add_argument('--quiet', action='store_true', help='no progress bar')
+    t.set_defaults(func=_cmd_train)
     return p
 
 def main(argv=None):

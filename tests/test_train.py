@@ -1,0 +1,76 @@
+"""Training (issue 5): the loop learns, logs, checkpoints atomically without pickle, and resumes bit for bit."""
+import json
+from pathlib import Path
+import pytest
+
+torch = pytest.importorskip('torch')
+from fifa_nb.core import FifaError, OutputExistsError
+from fifa_nb.tasks import TASKS
+from fifa_nb.model import example_samples
+from fifa_nb.train import TrainConfig, TaskMixer, train, checkpoints, read_log, lr_factor
+
+
+@pytest.fixture(scope='module')
+def samples():
+    return example_samples(n_fakes=3, size=128)
+
+
+def _weights(m): return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+@pytest.mark.parametrize('grad_accum, kill_at', [(1, 3), (2, 5)])
+def test_resume_is_bit_for_bit(samples, tmp_path, grad_accum, kill_at):
+    cfg = TrainConfig(preset='tiny', steps=8, batch_size=3, grad_accum=grad_accum, lr=3e-3, warmup=2, save_every=100,
+                      log_every=2, seed=3)
+    straight = _weights(train(samples, tmp_path / 'a', cfg, progress=False))
+    m = train(samples, tmp_path / 'b', cfg, progress=False, stop_at=kill_at)
+    assert m.train_state['stopped'] == 'stop_at' and m.train_state['step'] == kill_at
+    assert not (tmp_path / 'b' / 'model').exists()   # an interrupted run has no final model yet
+    (tmp_path / 'b' / 'checkpoints' / '.step-0000099.half-written').mkdir()   # debris of a crash while saving
+    resumed = _weights(train(samples, tmp_path / 'b', cfg, resume=True, progress=False))
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    # the resumed log continues the first one
+    steps = [r['step'] for r in read_log(tmp_path / 'b')]
+    assert steps == sorted(steps) and steps[-1] == 8
+
+
+def test_training_logs_every_loss_and_each_task(samples, tmp_path):
+    cfg = TrainConfig(preset='tiny', steps=40, batch_size=8, lr=3e-3, warmup=4, save_every=20, log_every=5, keep_checkpoints=1)
+    seen = []
+    train(samples, tmp_path / 'run', cfg, progress=False, callbacks=[lambda r, h: seen.append(r['step'])])
+    log = read_log(tmp_path / 'run')
+    assert [r['step'] for r in log] == list(range(5, 41, 5)) == seen
+    for k in ('loss', 'ce', 'bce', 'dice', 'det', 'family', 'pix', 'lr', 'samples_per_s', 'task_ce'):
+        assert k in log[0], k
+    assert set(log[0]['task_ce']) <= set(TASKS) and len({t for r in log for t in r['task_ce']}) >= 8
+    assert log[-1]['loss'] < 0.7 * log[0]['loss']
+    assert [p.name for p in checkpoints(tmp_path / 'run')] == ['step-0000040']   # keep_checkpoints=1
+    files = [p for p in (tmp_path / 'run').rglob('*') if p.is_file()]
+    assert not [p for p in files if p.suffix in ('.bin', '.pt', '.pth', '.pkl', '.ckpt')], files   # no pickle anywhere
+    assert (tmp_path / 'run' / 'model' / 'model.safetensors').exists()
+
+
+def test_refusals_and_validation(samples, tmp_path):
+    cfg = TrainConfig(preset='tiny', steps=2, batch_size=2, log_every=1)
+    with pytest.raises(FifaError, match='Nothing to resume'): train(samples, tmp_path / 'r', cfg, resume=True, progress=False)
+    train(samples, tmp_path / 'r', cfg, progress=False)
+    with pytest.raises(OutputExistsError): train(samples, tmp_path / 'r', cfg, progress=False)
+    with pytest.raises(FifaError, match='other settings'):
+        train(samples, tmp_path / 'r', TrainConfig(preset='tiny', steps=4, batch_size=4), resume=True, progress=False)
+    for bad in (dict(steps=0), dict(schedule='step'), dict(mixed_precision='fp8'), dict(task_weights={'nope': 1.0}),
+                dict(task_weights={t: 0.0 for t in TASKS}), dict(lr=0)):
+        with pytest.raises(FifaError): TrainConfig(**bad)
+
+
+def test_max_minutes_stops_with_a_checkpoint(samples, tmp_path):
+    m = train(samples, tmp_path / 'r', TrainConfig(preset='tiny', steps=50, batch_size=2, max_minutes=0), progress=False)
+    assert m.train_state['stopped'] == 'max_minutes' and checkpoints(tmp_path / 'r')
+
+
+def test_mixer_and_schedule(samples):
+    mix = TaskMixer(samples, {'age': 1.0, 'det': 3.0}, seed=0)
+    tasks = [s.task for k in range(50) for s in mix.batch(k, 8)]
+    assert set(tasks) == {'age', 'det'} and 0.65 < tasks.count('det') / len(tasks) < 0.85
+    c = TrainConfig(steps=100, warmup=10)
+    assert lr_factor(0, c) == pytest.approx(0.1) and lr_factor(9, c) == 1.0 and lr_factor(100, c) == pytest.approx(0.0)
