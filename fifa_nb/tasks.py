@@ -487,7 +487,7 @@ BUILDERS = dict(det=build_det, cls=build_cls, toe=build_toe, loc=build_loc, age=
                 region_exp=build_region_exp, region_seg=build_region_seg, box_det=build_box_det, box_pred=build_box_pred,
                 concept_seg=build_concept_seg)
 
-# %% ../nbs/05_tasks.ipynb #89ab42f0
+# %% ../nbs/05_tasks.ipynb #3a77953e
 def task_samples(src:AnnotatedImage, # the annotated image
                  seed:int=0, # picks phrasings and queries
                  split:str='', # written into every sample
@@ -500,6 +500,7 @@ def task_samples(src:AnnotatedImage, # the annotated image
     meta = dict(src.meta, item=item_id)
     if src.consistent:   # the annotator's artifact mask of the whole image (empty for a real face): dense training supervision
         meta['artifact'] = rle_encode(src.annotation.artifact_mask)
+    meta['landmarks'] = src.landmarks.to_dict()   # so evaluation can draw the FICT concepts of this very image
     if src.gt_mask is not None:   # for measuring the annotator, never for answers
         meta.update(gt_mask=rle_encode(src.gt_mask), gt_iou=round(mask_iou(src.annotation.artifact_mask, src.gt_mask), 4))
     out = []
