@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConfig', 'preset_config', 'example_samples',
            'prompt_text', 'FiFaMLLM', 'collate', 'embed', 'forward', 'step_losses', 'from_preset', 'parse_grounded',
-           'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'analyze', 'save_pretrained',
-           'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
+           'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'query_sample', 'analyze_batch', 'analyze',
+           'save_pretrained', 'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
@@ -481,28 +481,35 @@ def default_question(task:str, box_text_:str=None) -> str:
     if task not in QUESTIONS: raise FifaError(f'Unknown task {task!r}; the tasks are {", ".join(TASKS)}.')
     return QUESTIONS[task][0].format(phrase='this region', token=REGION_TOKEN, box=box_text_ or '')
 
-# %% ../nbs/09_model.ipynb #75fdaa72
+# %% ../nbs/09_model.ipynb #c1d923ac
 def _cache_of(out): return out['cache'] if 'cache' in out else out['past_key_values']
 
 @torch.no_grad()
-def _greedy(self:FiFaMLLM, emb, max_new_tokens:int, stop_at_eos:bool=True):
-    "Greedy decoding with the KV cache: generated ids, and the last hidden state of each generated token fed back."
+def _greedy(self:FiFaMLLM, emb, attention=None, max_new_tokens:int=64, stop_at_eos:bool=True):
+    "Batched greedy decoding with the KV cache (prompts left-padded): per row, the generated ids and the last hidden state of each generated token fed back."
+    B = emb.shape[0]
     eos = self.tokenizer.eos_token_id
     base = self.llm.get_base_model() if hasattr(self.llm, 'get_base_model') else self.llm
     kw = 'cache' if 'cache' in inspect.signature(base.forward).parameters else 'past_key_values'   # renamed in transformers 5.2x
-    out = self.llm(inputs_embeds=emb, use_cache=True)
-    past, ids, hidden = _cache_of(out), [], []
-    nxt = int(out.logits[0, -1].argmax())
-    table = self.llm.get_input_embeddings()
+    if attention is None: attention = torch.ones(emb.shape[:2], dtype=torch.long, device=emb.device)
+    pos = (attention.cumsum(-1) - 1).clamp(min=0)
+    out = self.llm(inputs_embeds=emb, attention_mask=attention, position_ids=pos, use_cache=True)
+    past, table = _cache_of(out), self.llm.get_input_embeddings()
+    nxt = out.logits[:, -1].argmax(-1)
+    ids, hidden = [[] for _ in range(B)], [[] for _ in range(B)]
+    done = torch.zeros(B, dtype=torch.bool, device=emb.device)
     for _ in range(max_new_tokens):
-        if nxt == eos and stop_at_eos: break
-        ids.append(nxt)
-        o = self.llm(inputs_embeds=table(torch.tensor([[nxt]], device=emb.device)), use_cache=True, output_hidden_states=True,
-                     **{kw: past})
-        past = _cache_of(o)
-        hidden.append(o.hidden_states[-1][0, -1])
-        nxt = int(o.logits[0, -1].argmax())
-    return ids, (torch.stack(hidden) if hidden else emb.new_zeros(0, emb.shape[-1]))
+        if stop_at_eos: done |= nxt == eos
+        if done.all(): break
+        for i in torch.nonzero(~done).flatten().tolist(): ids[i].append(int(nxt[i]))
+        attention = torch.cat([attention, torch.ones(B, 1, dtype=attention.dtype, device=attention.device)], 1)
+        pos = attention.sum(-1, keepdim=True) - 1
+        o = self.llm(inputs_embeds=table(nxt[:, None]), attention_mask=attention, position_ids=pos, use_cache=True,
+                     output_hidden_states=True, **{kw: past})
+        past, h = _cache_of(o), o.hidden_states[-1][:, -1]
+        for i in torch.nonzero(~done).flatten().tolist(): hidden[i].append(h[i])
+        nxt = o.logits[:, -1].argmax(-1)
+    return [(r, torch.stack(h) if h else emb.new_zeros(0, emb.shape[-1])) for r, h in zip(ids, hidden)]
 FiFaMLLM._greedy = _greedy
 
 def _prep_query(image, region, box):
@@ -515,16 +522,8 @@ def _prep_query(image, region, box):
     if region is not None and box is not None: raise FifaError('Give a region mask or a box, not both.')
     return region, box
 
-@torch.no_grad()
-def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a face crop, as in training)
-            question:str=None, # free question; default: the task's template (AGE when no task)
-            region=None, # bool (H, W) mask of a region to ask about
-            box=None, # (x0, y0, x1, y1) pixel box to ask about
-            task:str=None, # one of TASKS; guessed from the question when None
-            max_new_tokens:int=None, # default: config.max_new_tokens
-            threshold:float=0.5, # mask probability threshold
-           ) -> Analysis:
-    "Explain one face: a verdict with score, the forgery family, the text, and one mask per grounded phrase."
+def query_sample(image, question:str=None, region=None, box=None, task:str=None) -> Sample:
+    "A checked question about an image, as a Sample with no answer (the task guessed and the question filled in when missing)."
     from fifa_nb.tasks import box_text
     img = load_image(image, min_side=1)
     region, box = _prep_query(img, region, box)
@@ -535,23 +534,29 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
     if has_query and REGION_TOKEN not in question: question = f'{question} {REGION_TOKEN}'
     if REGION_TOKEN in question and not has_query:
         raise FifaError(f'The question holds {REGION_TOKEN} but no region mask or box was given.')
-    self.eval()
-    sample = Sample(id='query', task=task, split='', image=img, question=question, answer='',
-                    region=region, box=box, labels=dict(is_fake=False, family=None, method=None))
-    batch = _to(self.collate([sample], with_answers=False), self.device)
-    grid = vision_features(self.vision, batch['pixel_values'].to(self.vision.dtype))
-    pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
-    emb = self.embed(batch['input_ids'], grid, batch['task_idx'], batch['regions'], batch['boxes'], pixel_logits)
-    ids, hidden = self._greedy(emb, max_new_tokens or self.config.max_new_tokens)
+    return Sample(id='query', task=task, split='', image=img, question=question, answer='', region=region, box=box,
+                  labels=dict(is_fake=False, family=None, method=None))
+
+def _left_pad(input_ids, attention, pad_id):
+    "Right-padded rows -> left-padded rows (generation appends on the right)."
+    ids, att = torch.full_like(input_ids, pad_id), torch.zeros_like(attention)
+    for i in range(input_ids.shape[0]):
+        n = int(attention[i].sum())
+        ids[i, -n:], att[i, -n:] = input_ids[i, :n], 1
+    return ids, att
+
+def _finish(self:FiFaMLLM, sample, ids, hidden, grid, pixel_logits, threshold) -> Analysis:
+    "Text, segments with masks, verdict, family and pixel map of one generated answer (grid and pixel_logits of its image)."
     raw = self.tokenizer.decode(ids, skip_special_tokens=False)
     for t in (self.tokenizer.eos_token, self.tokenizer.pad_token):
         if t: raw = raw.replace(t, '')
     raw = raw.strip()
     seg_pos = [i for i, t in enumerate(ids) if t == self.token_ids[SEG]]
+    img, task = sample.image_array, sample.task
     H, W = img.shape[:2]
     masks = []
     if seg_pos:
-        logits = self.seg_head(grid, [hidden[seg_pos]], out_size=(self.config.mask_size,) * 2)[0]
+        logits = self.seg_head(grid[None], [hidden[seg_pos]], out_size=(self.config.mask_size,) * 2)[0]
         probs = F.interpolate(logits[None].float(), size=(H, W), mode='bilinear', align_corners=False)[0].sigmoid()
         masks = list((probs > threshold).cpu().numpy())
     spec, warns = parse_grounded(raw)
@@ -560,19 +565,55 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
     segs = [AgeSegment(p, c, masks[i] if i is not None and i < len(masks) else None) for p, c, i in spec]
     score = family_head = None
     if self.det_head is not None:
-        pooled = grid.float().mean((2, 3))
+        pooled = grid.float().mean((1, 2))[None]
         score = float(torch.sigmoid(self.det_head(pooled.to(self.det_head.weight.dtype)).float())[0, 0])
         family_head = FAMILIES[int(self.family_head(pooled.to(self.family_head.weight.dtype)).argmax(-1)[0])]
     text = plain_text(raw)
     verdict, source = parse_verdict(text), 'text'
     if verdict is None and any(s.mask is not None and s.mask.any() for s in segs) and task in ('age', 'loc', 'toe'): verdict, source = 'fake', 'segments'
     if verdict is None: verdict, source = ('fake' if (score or 0) >= 0.5 else 'real'), 'head'
-    family = parse_family(text) or family_head
     pmap = None if pixel_logits is None else \
-        F.interpolate(pixel_logits[:, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].sigmoid().cpu().numpy()
-    return Analysis(pixel_map=pmap, verdict=verdict, score=score, family=family, text=text, segments=segs, raw_text=raw, task=task,
-                    question=question, box=parse_box(text, img.shape) if task == 'box_pred' else None, warnings=warns,
-                    verdict_source=source)
+        F.interpolate(pixel_logits[None, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].sigmoid().cpu().numpy()
+    return Analysis(verdict=verdict, score=score, family=parse_family(text) or family_head, text=text, segments=segs, raw_text=raw,
+                    task=task, question=sample.question, box=parse_box(text, img.shape) if task == 'box_pred' else None,
+                    warnings=warns, verdict_source=source, pixel_map=pmap)
+FiFaMLLM._finish = _finish
+
+@torch.no_grad()
+def analyze_batch(self:FiFaMLLM, queries:list, # Samples (their image, question, region/box and task are used; answers ignored) or dicts of analyze's arguments
+                  max_new_tokens:int=None, # default: config.max_new_tokens
+                  threshold:float=0.5, # mask probability threshold
+                  batch_size:int=16, # images decoded together
+                  progress:bool=False, # a progress bar
+                 ) -> list:
+    "Analyze many questions, batch by batch (left-padded greedy decoding): one Analysis per query, in order."
+    from tqdm.auto import tqdm
+    qs = [q if isinstance(q, Sample) else query_sample(**q) for q in queries]
+    self.eval()
+    out = []
+    for k in tqdm(range(0, len(qs), batch_size), disable=not progress, desc='analyze'):
+        chunk = qs[k:k + batch_size]
+        batch = _to(self.collate(chunk, with_answers=False), self.device)
+        ids, att = _left_pad(batch['input_ids'], batch['attention_mask'], self.tokenizer.pad_token_id)
+        grid = vision_features(self.vision, batch['pixel_values'].to(self.vision.dtype))
+        pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
+        emb = self.embed(ids, grid, batch['task_idx'], batch['regions'], batch['boxes'], pixel_logits)
+        gen = self._greedy(emb, att, max_new_tokens or self.config.max_new_tokens)
+        out += [self._finish(s, g_ids, h, grid[i], None if pixel_logits is None else pixel_logits[i], threshold)
+                for i, (s, (g_ids, h)) in enumerate(zip(chunk, gen))]
+    return out
+FiFaMLLM.analyze_batch = analyze_batch
+
+def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a face crop, as in training)
+            question:str=None, # free question; default: the task's template (AGE when no task)
+            region=None, # bool (H, W) mask of a region to ask about
+            box=None, # (x0, y0, x1, y1) pixel box to ask about
+            task:str=None, # one of TASKS; guessed from the question when None
+            max_new_tokens:int=None, # default: config.max_new_tokens
+            threshold:float=0.5, # mask probability threshold
+           ) -> Analysis:
+    "Explain one face: a verdict with score, the forgery family, the text, and one mask per grounded phrase."
+    return self.analyze_batch([query_sample(image, question, region, box, task)], max_new_tokens, threshold)[0]
 FiFaMLLM.analyze = analyze
 
 # %% ../nbs/09_model.ipynb #a706ee96

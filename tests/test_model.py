@@ -148,10 +148,9 @@ def test_analyze_handles_broken_markup_without_crashing(samples, monkeypatch):
     text = '<p>the left eye</p> is odd. <p>the nose</p> [SEG] [SEG] and <p>a purple elbow</p> [SEG] <p>the mouth'
     forced = tok(text, add_special_tokens=False)['input_ids']
     real_greedy = FiFaMLLM._greedy
-    def fake_greedy(self, emb, max_new_tokens):
-        ids, hidden = real_greedy(self, emb, 0)
-        h = torch.randn(len(forced), emb.shape[-1])
-        return forced, h
+    def fake_greedy(self, emb, attention=None, max_new_tokens=64, stop_at_eos=True):
+        real_greedy(self, emb, attention, 0)
+        return [(forced, torch.randn(len(forced), emb.shape[-1]))]
     monkeypatch.setattr(FiFaMLLM, '_greedy', fake_greedy)
     img = samples[0].image_array
     a = model.analyze(img)
@@ -276,3 +275,18 @@ def test_farl_weights_file_feeds_the_preset(samples, tmp_path):
     assert json.loads((path / 'config.json').read_text())['vision']['intermediate_size'] == 128
     again = FiFaMLLM.from_pretrained(path)
     assert torch.equal(again.vision.embeddings.patch_embedding.weight, sd['visual.conv1.weight'])
+
+
+def test_analyze_batch_equals_one_at_a_time(samples):
+    "Left-padded batched decoding gives the answers, masks and scores of one-by-one decoding (a lightly trained model)."
+    model = _fresh(4)
+    _fit(model, [s for s in samples if s.id.startswith('example-2/')], 40)
+    qs = [s for s in samples if s.task in ('age', 'loc', 'region_seg', 'box_det', 'det', 'cls')][:10]
+    single = [model.analyze(s.image_array, s.question, region=s.region, box=s.box, task=s.task, max_new_tokens=40) for s in qs]
+    batched = model.analyze_batch(qs, max_new_tokens=40, batch_size=4)
+    for a, b in zip(single, batched):
+        assert a.raw_text == b.raw_text and a.task == b.task
+        assert a.score == pytest.approx(b.score, abs=1e-5)
+        for x, y in zip(a.segments, b.segments):
+            assert (x.mask is None) == (y.mask is None)
+            if x.mask is not None: assert (x.mask != y.mask).mean() < 0.01
