@@ -70,7 +70,7 @@ def render_concepts(source, # a sample name (`sample_names()`) or an image path
     finally: plt.close(fig)
     return Path(out)
 
-# %% ../nbs/90_cli.ipynb #9dd5dfbe
+# %% ../nbs/90_cli.ipynb #27808112
 def _cmd_concepts(args):
     path = render_concepts(args.image, args.out, backend=args.backend, force=args.force)
     print(f'wrote {path}')
@@ -140,6 +140,36 @@ def _cmd_train(args):
                             f"continue with the same command and --resume")
     else: print(f"trained {st['step']} steps: model in {Path(args.out) / 'model'} (FiFaMLLM.from_pretrained), log in {Path(args.out) / 'log.jsonl'}")
 
+def _cmd_evaluate(args):
+    from fifa_nb.evaluate import load_split, evaluate, results_table, save_results, gallery
+    from fifa_nb.model import FiFaMLLM
+    if args.json and Path(args.json).exists() and not args.force:
+        raise FifaError(f'{args.json} exists; pass --force to replace it.')
+    systems = {}
+    if args.checkpoint: systems['fifa-mllm'] = FiFaMLLM.from_pretrained(args.checkpoint)
+    if args.baseline:
+        from fifa_nb.baselines import MaskBaseline
+        systems['no-llm'] = MaskBaseline.from_pretrained(args.baseline)
+    if args.reference:
+        from fifa_nb.evaluate import ReferenceSystem
+        systems['reference'] = ReferenceSystem()
+    if not systems: raise FifaError('Nothing to evaluate: give --checkpoint, --baseline and/or --reference.')
+    splits = {sp: load_split(args.data, sp, max_per_task=args.max_per_task, seed=args.seed) for sp in args.splits}
+    print(f'fifa_nb evaluate: {", ".join(systems)} on ' + ', '.join(f'{sp} ({len(v)} samples)' for sp, v in splits.items()), file=sys.stderr)
+    res = evaluate(systems, splits, batch_size=args.batch_size, progress=not args.quiet)
+    print(results_table(res))
+    if args.json:
+        path = save_results(res, args.json, overwrite=args.force)
+        print(f'wrote {path} and {path.with_suffix(".csv")}')
+        if not args.no_gallery:
+            import matplotlib; matplotlib.use('Agg')
+            for name in systems:
+                sp = next(iter(splits))
+                fig = gallery(splits[sp], res[name][sp]['_analyses'], n=6)
+                out = path.with_name(f'{path.stem}_gallery_{name}.jpg')
+                _save_figure(fig, out, True)
+                print(f'wrote {out}')
+
 def _parser():
     p = argparse.ArgumentParser(prog='fifa_nb', description='fifa_nb: fine-grained, explainable deepfake analysis of faces.')
     p.add_argument('--version', action='version', version=f'fifa_nb {__version__}')
@@ -189,6 +219,22 @@ def _parser():
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_cmd_train)
+    e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on test and test_ood, one table',
+                       description='Run a checkpoint (and baselines) on every FiFa-11 task of the held-out splits of a dataset written '
+                                   'by build-data; print the table; with --json also write JSON, CSV and a gallery picture.')
+    e.add_argument('--checkpoint', help='a FiFaMLLM checkpoint folder (from fifa_nb train: RUN/model)')
+    e.add_argument('--baseline', help='a trained no-LLM baseline folder (12a_baselines)')
+    e.add_argument('--reference', action='store_true', help='also score the reference answers themselves (the upper bound)')
+    e.add_argument('--data', required=True, help='a dataset folder written by build-data')
+    e.add_argument('--splits', nargs='+', default=['test', 'test_ood'], help='default: test test_ood')
+    e.add_argument('--max-per-task', type=int, help='at most N samples per task and split (a quick run)')
+    e.add_argument('--seed', type=int, default=0, help='picks the samples of --max-per-task')
+    e.add_argument('--batch-size', type=int, default=16, help='questions answered together; default 16')
+    e.add_argument('--json', help='write every metric here (and a .csv beside it)')
+    e.add_argument('--no-gallery', action='store_true', help='with --json: no gallery picture')
+    e.add_argument('--force', action='store_true', help='overwrite --json')
+    e.add_argument('--quiet', action='store_true', help='no progress bars')
+    e.set_defaults(func=_cmd_evaluate)
     return p
 
 def main(argv=None):
