@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConfig', 'preset_config', 'example_samples',
-           'prompt_text', 'FiFaMLLM', 'collate', 'embed', 'forward', 'step_losses', 'from_preset', 'parse_grounded',
-           'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'query_sample', 'analyze_batch', 'analyze',
-           'save_pretrained', 'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
+           'prompt_text', 'FiFaMLLM', 'image_evidence', 'collate', 'embed', 'forward', 'step_losses', 'from_preset',
+           'parse_grounded', 'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'query_sample',
+           'analyze_batch', 'analyze', 'save_pretrained', 'from_pretrained', 'parameter_counts', 'parameter_table',
+           'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
@@ -30,7 +31,7 @@ from .backbone import (IMAGE_TOKEN, P_OPEN, P_CLOSE, TASK_TOKENS, default_tokeni
                               VISION_PRESETS, LLM_PRESETS)
 from .seg_head import SegHead, mask_losses
 
-# %% ../nbs/09_model.ipynb #0e0268d2
+# %% ../nbs/09_model.ipynb #bf209b4b
 FAMILIES = ('real',) + tuple(FAMILY_PHRASES)   # the family head's classes: 'real' and the four forgery families
 LOSS_WEIGHTS = dict(ce=1.0, bce=2.0, dice=0.5, det=0.5, family=0.5, pix=1.0)
 
@@ -49,7 +50,7 @@ class FiFaConfig:
     mask_size: int = 64             # masks are predicted and supervised at mask_size x mask_size, then resized
     roi_size: int = 4               # RoI-align points per side for box queries
     task_embedding: bool = True     # the paper's T_in: a learned vector per task at the task token
-    cls_heads: bool = True          # auxiliary real/fake and family heads on the pooled face features
+    cls_heads: bool = True          # auxiliary real/fake and family heads (on `image_evidence`)
     pixel_head: bool = True         # dense auxiliary supervision: a per-patch 'manipulated' logit, shown to the LLM
     loss_weights: dict = field(default_factory=lambda: dict(LOSS_WEIGHTS))
     max_length: int = 384           # tokens per training sequence (image tokens included)
@@ -65,7 +66,7 @@ class FiFaConfig:
         if unknown: raise FifaError(f'Unknown FiFaConfig fields {sorted(unknown)}: was this config written by a newer fifa_nb?')
         return cls(**d)
 
-# %% ../nbs/09_model.ipynb #934255dc
+# %% ../nbs/09_model.ipynb #14082151
 _VIT_B16 = VISION_PRESETS['vit_b16']         # CLIP ViT-B/16 = FaRL's architecture
 _QWEN25_05B = LLM_PRESETS['qwen2.5_0.5b']   # Qwen/Qwen2.5-0.5B-Instruct
 _VICUNA_7B = LLM_PRESETS['vicuna_7b']       # lmsys/vicuna-7b-v1.5 (LLaMA-2 7B), GLaMM's LLM
@@ -77,10 +78,10 @@ PRESETS = {
                  llm=dict(model_type='llama', hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                           num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True),
                  seg=dict(dim=32, depth=1, heads=2, mlp_dim=64), mask_size=64, max_length=256, max_new_tokens=128),
-    'small': dict(vision=dict(hidden_size=192, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4, image_size=128, patch_size=16),
+    'small': dict(vision=dict(hidden_size=192, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4, image_size=128, patch_size=8),
                   llm=dict(model_type='llama', hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
                            num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True),
-                  seg=dict(dim=64, depth=2, heads=4, mlp_dim=256), mask_size=128, max_length=320, max_new_tokens=160),
+                  seg=dict(dim=64, depth=2, heads=4, mlp_dim=256), mask_size=128, max_length=320, max_new_tokens=160, projector_pool=2),
     'colab': dict(vision=dict(_VIT_B16), llm=dict(_QWEN25_05B), vision_pretrained='openai/clip-vit-base-patch16',
                   llm_pretrained='Qwen/Qwen2.5-0.5B-Instruct', lora=dict(_GLAMM_LORA), freeze_vision=True,
                   seg=dict(_SAM_SEG), mask_size=112, max_length=512, max_new_tokens=160),
@@ -139,7 +140,7 @@ def _label(sample, key):
     fam = lab.get('family') if lab.get('is_fake') else 'real'
     return FAMILIES.index(fam) if fam in FAMILIES else -100
 
-# %% ../nbs/09_model.ipynb #1c859442
+# %% ../nbs/09_model.ipynb #80e8bc10
 class FiFaMLLM(nn.Module):
     "FiFa-MLLM: one face encoder feeding an LLM (through a projector) and a [SEG]-prompted mask decoder."
     def __init__(self, config:FiFaConfig, tokenizer, vision=None, llm=None):
@@ -159,8 +160,8 @@ class FiFaMLLM(nn.Module):
         self.region_encoder = RegionEncoder(vd, ld, roi_size=config.roi_size)
         self.task_embedding = TaskEmbedding(ld) if config.task_embedding else None
         self.seg_head = SegHead(vd, ld, **config.seg)
-        self.det_head = nn.Linear(vd, 1) if config.cls_heads else None
-        self.family_head = nn.Linear(vd, len(FAMILIES)) if config.cls_heads else None
+        self.det_head = nn.Linear(2 * vd + 2, 1) if config.cls_heads else None   # reads `image_evidence`
+        self.family_head = nn.Linear(2 * vd + 2, len(FAMILIES)) if config.cls_heads else None
         self.pixel_head = nn.Conv2d(vd, 1, 1) if config.pixel_head else None
         self.pixel_embed = nn.Parameter(torch.zeros(ld)) if config.pixel_head else None
         if config.freeze_vision: self.vision.requires_grad_(False)
@@ -173,6 +174,19 @@ class FiFaMLLM(nn.Module):
     def grid_size(self) -> int: return self.config.image_size // int(self.vision.config.patch_size)
     @property
     def n_image_tokens(self) -> int: return self.projector.n_tokens(self.grid_size, self.grid_size)
+
+# %% ../nbs/09_model.ipynb #b3e6b0ae
+def image_evidence(grid, # (B, C, h, w) patch grid
+                   pixel_logits=None, # (B, h, w) pixel-head logits, or None
+                  ) -> torch.Tensor: # (B, 2C + 2)
+    "What the image-level heads read: grid mean and max, and the max and top-5% mean of the pixel logits."
+    g = grid.float().flatten(2)
+    if pixel_logits is None: p = g.new_zeros(g.shape[0], 2)
+    else:
+        pl = pixel_logits.float().flatten(1)
+        k = max(1, int(round(0.05 * pl.shape[1])))
+        p = torch.stack([pl.max(1).values, pl.topk(k, dim=1).values.mean(1)], 1)
+    return torch.cat([g.mean(2), g.amax(2), p], 1)
 
 # %% ../nbs/09_model.ipynb #98e93c98
 def _ids(tok, text): return tok(text, add_special_tokens=False)['input_ids']
@@ -219,7 +233,7 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
                 family_labels=torch.tensor([_label(s, 'family') for s in samples]), pixel_targets=pix)
 FiFaMLLM.collate = collate
 
-# %% ../nbs/09_model.ipynb #6b46f2bb
+# %% ../nbs/09_model.ipynb #f71d8d12
 def _to(batch, device, dtype=None):
     out = {}
     for k, v in batch.items():
@@ -276,7 +290,7 @@ def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=
     seg_hidden = self._seg_hidden(hidden, input_ids, labels)
     M = self.config.mask_size
     masks = self.seg_head(grid, seg_hidden, out_size=(M, M))
-    pooled = grid.float().mean((2, 3))
+    pooled = image_evidence(grid, pixel_logits)
     res = dict(logits=logits, mask_logits=masks, hidden=hidden, pixel_logits=pixel_logits)
     if self.det_head is not None:
         res['det_logit'] = self.det_head(pooled.to(self.det_head.weight.dtype)).squeeze(-1).float()
@@ -481,7 +495,7 @@ def default_question(task:str, box_text_:str=None) -> str:
     if task not in QUESTIONS: raise FifaError(f'Unknown task {task!r}; the tasks are {", ".join(TASKS)}.')
     return QUESTIONS[task][0].format(phrase='this region', token=REGION_TOKEN, box=box_text_ or '')
 
-# %% ../nbs/09_model.ipynb #c1d923ac
+# %% ../nbs/09_model.ipynb #a688a1ae
 def _cache_of(out): return out['cache'] if 'cache' in out else out['past_key_values']
 
 @torch.no_grad()
@@ -565,7 +579,7 @@ def _finish(self:FiFaMLLM, sample, ids, hidden, grid, pixel_logits, threshold) -
     segs = [AgeSegment(p, c, masks[i] if i is not None and i < len(masks) else None) for p, c, i in spec]
     score = family_head = None
     if self.det_head is not None:
-        pooled = grid.float().mean((1, 2))[None]
+        pooled = image_evidence(grid[None], None if pixel_logits is None else pixel_logits[None])
         score = float(torch.sigmoid(self.det_head(pooled.to(self.det_head.weight.dtype)).float())[0, 0])
         family_head = FAMILIES[int(self.family_head(pooled.to(self.family_head.weight.dtype)).argmax(-1)[0])]
     text = plain_text(raw)
