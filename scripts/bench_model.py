@@ -43,10 +43,12 @@ def main():
     ap.add_argument('--batch', type=int, default=4)
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    ap.add_argument('--params-only', action='store_true', help='only the parameter table (no timing)')
     ap.add_argument('--one', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
         print(json.dumps(one(a.one, a.batch, a.steps, a.threads[0]))); return
+    if a.params_only: a.presets = []
     print(f'{"preset":6} {"threads":>7} {"batch":>5} {"tokens":>6} {"step (s)":>9} {"tokens/s":>9} {"peak RSS":>9} {"before model":>12}')
     for p in a.presets:
         for th in a.threads:

@@ -6,7 +6,7 @@ import nbdev.test as nbt   # not `from nbdev.test import test_nb`: pytest would 
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / 'nbs').glob('[!_.]*.ipynb')) + sorted((ROOT / 'tutorials').glob('[!_.]*.ipynb'))
-SKIP_FLAGS = ['slow', 'cuda']
+SKIP_FLAGS = ['slow', 'cuda', 'internet']
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 4, NOTEBOOKS
