@@ -150,7 +150,7 @@ def checkpoints(out_dir) -> list:
     root = Path(out_dir) / 'checkpoints'
     return sorted(p for p in root.glob('step-*') if (p / 'trainer_state.json').exists()) if root.is_dir() else []
 
-# %% ../nbs/10_train.ipynb #b3eaba12
+# %% ../nbs/10_train.ipynb #070cb838
 def _row_ce(logits, labels):
     "Per-row mean next-token cross-entropy over the answer tokens (detached)."
     l, y = logits[:, :-1].float(), labels[:, 1:]
@@ -189,6 +189,7 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
         raise OutputExistsError(f'{out} already holds a run; pass resume=True to continue it, or choose a new folder.')
     if resume and model is not None: raise FifaError('Give either model= or resume=True, not both.')
     acc = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision), cpu=not torch.cuda.is_available())
+    if acc.device.type == 'cpu': torch.set_flush_denormal(True)   # see 'Why is my CPU run slow?' below
     mixer = data if isinstance(data, TaskMixer) else TaskMixer(data, config.task_weights, config.seed)
     set_seed(config.seed)
     start, state = 0, {}
@@ -201,7 +202,7 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
     elif model is None:
         model = FiFaMLLM.from_preset(config.preset, seed=config.seed, **config.model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config))
     if resume:
         _load_optimizer(opt, ck)

@@ -25,7 +25,7 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / '.ci' / 'run').read_text().splitlines()
     assert readme_commands()[1][0] in ci, 'the test command in .ci/run differs from the README'
 
-MODEL_MODULES = {'backbone', 'seg_head', 'model', 'train'}   # the model layer: torch, transformers and peft at the top, on purpose
+MODEL_MODULES = {'backbone', 'seg_head', 'model', 'train', 'baselines'}   # the model layer: torch, transformers and peft at the top, on purpose
 
 def test_import_is_light():
     "Every module but the model layer imports without the heavy libraries: they load inside the functions that need them."
