@@ -28,7 +28,7 @@ from .tasks import (TASKS, REGION_TOKEN, FAMILY_PHRASES, POSITIVE_SHARE, POSITIV
                            _BOX_NONE, _CONCEPT, _cap, _explain_inside)
 from .backbone import preprocess_images
 from .seg_head import mask_losses
-from .model import FAMILIES, Analysis, query_sample, parse_grounded, fmt_params
+from .model import FAMILIES, Analysis, query_sample, parse_grounded, fmt_params, write_checkpoint_folder, checkpoint_config
 
 # %% ../nbs/12a_baselines.ipynb #c08e0991
 MASK_PRIOR_LOGIT = -3.0   # initial bias of the mask logits: p = 0.05, about the share of an image an edit covers
@@ -322,7 +322,6 @@ def _answer(r, sample) -> tuple:
 
 # %% ../nbs/12a_baselines.ipynb #812d9e7b
 BASELINE_FORMAT = 'fifa_nb.MaskBaseline/1'
-_PICKLES = ('*.bin', '*.pt', '*.pth', '*.pkl', '*.ckpt')
 
 def _image_key(image): return hashlib.sha1(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
 
@@ -419,22 +418,11 @@ def save_pretrained(self:MaskBaseline, path, # the folder to write (created)
                    ) -> Path:
     "Write config.json and model.safetensors into `path`, atomically."
     from safetensors.torch import save_model
-    path = Path(path).expanduser()
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
-        raise OutputExistsError(f'{path} already exists; pass overwrite=True to replace it, or choose a new folder.')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
-    try:
+    def write(tmp):
         info = dict(self.train_info, loss_curve=[round(r['loss'], 5) for r in self.history[:: max(1, len(self.history) // 200)]])
         (tmp / 'config.json').write_text(json.dumps(dict(format=BASELINE_FORMAT, **self.config.to_dict(), train=info), indent=1))
         save_model(self, str(tmp / 'model.safetensors'), metadata={'format': 'pt', 'fifa_nb': BASELINE_FORMAT})
-        if path.exists():
-            old = path.with_name(f'.{path.name}.old-{os.getpid()}')
-            path.rename(old); tmp.rename(path); shutil.rmtree(old)
-        else: tmp.rename(path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return path
+    return write_checkpoint_folder(path, write, overwrite)
 MaskBaseline.save_pretrained = save_pretrained
 
 @classmethod
@@ -444,16 +432,8 @@ def from_pretrained(cls, path, # a folder written by save_pretrained
     "Load a saved baseline (safetensors only), in eval mode; it gives identical outputs."
     from safetensors.torch import load_model
     path = Path(path).expanduser()
-    if not path.is_dir(): raise FifaError(f'{path} is not a baseline folder (expected config.json and model.safetensors in it).')
+    d = checkpoint_config(path, BASELINE_FORMAT, 'MaskBaseline checkpoint')
     weights = path / 'model.safetensors'
-    if not weights.exists():
-        pickles = [p.name for pat in _PICKLES for p in path.glob(pat)]
-        if pickles: raise FifaError(f'{path} holds pickled weights ({", ".join(pickles)}) and no model.safetensors: fifa_nb refuses '
-                                    'to unpickle (it can run arbitrary code). Convert them to safetensors where you trust them.')
-        raise FifaError(f'{path} has no model.safetensors.')
-    try: d = json.loads((path / 'config.json').read_text())
-    except FileNotFoundError: raise FifaError(f'{path} has no config.json.') from None
-    if d.pop('format', None) != BASELINE_FORMAT: raise FifaError(f'{path}/config.json is not a MaskBaseline checkpoint (format {d.get("format")!r}).')
     info = d.pop('train', {}) or {}
     model = cls(SegNetConfig.from_dict(d))
     missing, unexpected = load_model(model, str(weights), strict=False, device=str(device or 'cpu'))

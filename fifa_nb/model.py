@@ -6,8 +6,8 @@
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConfig', 'preset_config', 'example_samples',
            'prompt_text', 'FiFaMLLM', 'image_evidence', 'collate', 'embed', 'forward', 'step_losses', 'from_preset',
            'parse_grounded', 'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'query_sample',
-           'analyze_batch', 'analyze', 'save_pretrained', 'from_pretrained', 'parameter_counts', 'parameter_table',
-           'glamm_encoders', 'fmt_params']
+           'analyze_batch', 'analyze', 'write_checkpoint_folder', 'checkpoint_config', 'save_pretrained',
+           'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
@@ -630,24 +630,22 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
     return self.analyze_batch([query_sample(image, question, region, box, task)], max_new_tokens, threshold)[0]
 FiFaMLLM.analyze = analyze
 
-# %% ../nbs/09_model.ipynb #a706ee96
+# %% ../nbs/09_model.ipynb #22f93dc5
 CHECKPOINT_FORMAT = 'fifa_nb.FiFaMLLM/1'
 _PICKLES = ('*.bin', '*.pt', '*.pth', '*.pkl', '*.ckpt')
 
-def save_pretrained(self:FiFaMLLM, path, # the checkpoint folder (created)
-                    overwrite:bool=False, # replace an existing checkpoint folder
-                   ) -> Path:
-    "Write config.json, model.safetensors and the tokenizer into `path`, atomically."
-    from safetensors.torch import save_model
+def write_checkpoint_folder(path, # the folder to create
+                            write, # write(tmp_folder): fills a temporary folder beside `path`
+                            overwrite:bool=False, # replace an existing folder
+                           ) -> Path:
+    "Create the folder `path` atomically: `write` fills a temporary sibling, which is then renamed into place."
     path = Path(path).expanduser()
     if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
         raise OutputExistsError(f'{path} already exists; pass overwrite=True to replace it, or choose a new folder.')
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
     try:
-        (tmp / 'config.json').write_text(json.dumps(dict(format=CHECKPOINT_FORMAT, **self.config.to_dict()), indent=1))
-        save_model(self, str(tmp / 'model.safetensors'), metadata={'format': 'pt', 'fifa_nb': CHECKPOINT_FORMAT})
-        self.tokenizer.save_pretrained(str(tmp))
+        write(tmp)
         if path.exists():
             old = path.with_name(f'.{path.name}.old-{os.getpid()}')
             path.rename(old); tmp.rename(path); shutil.rmtree(old)
@@ -655,6 +653,35 @@ def save_pretrained(self:FiFaMLLM, path, # the checkpoint folder (created)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
     return path
+
+def checkpoint_config(path, # a checkpoint folder
+                      fmt:str, # the format tag its config.json must carry
+                      what:str='checkpoint', # how to name it in messages
+                     ) -> dict:
+    "The config.json of a safetensors checkpoint folder (format tag removed), after refusing pickled weights."
+    path = Path(path).expanduser()
+    if not path.is_dir(): raise FifaError(f'{path} is not a {what} folder (expected config.json and model.safetensors in it).')
+    if not (path / 'model.safetensors').exists():
+        pickles = [p.name for pat in _PICKLES for p in path.glob(pat)]
+        if pickles: raise FifaError(f'{path} holds pickled weights ({", ".join(pickles)}) and no model.safetensors: fifa_nb refuses '
+                                    'to unpickle (it can run arbitrary code). Convert them to safetensors where you trust them.')
+        raise FifaError(f'{path} has no model.safetensors.')
+    try: d = json.loads((path / 'config.json').read_text())
+    except FileNotFoundError: raise FifaError(f'{path} has no config.json.') from None
+    found = d.pop('format', None)
+    if found != fmt: raise FifaError(f'{path}/config.json is not a {what} (format {found!r}, expected {fmt!r}).')
+    return d
+
+def save_pretrained(self:FiFaMLLM, path, # the checkpoint folder (created)
+                    overwrite:bool=False, # replace an existing checkpoint folder
+                   ) -> Path:
+    "Write config.json, model.safetensors and the tokenizer into `path`, atomically."
+    from safetensors.torch import save_model
+    def write(tmp):
+        (tmp / 'config.json').write_text(json.dumps(dict(format=CHECKPOINT_FORMAT, **self.config.to_dict()), indent=1))
+        save_model(self, str(tmp / 'model.safetensors'), metadata={'format': 'pt', 'fifa_nb': CHECKPOINT_FORMAT})
+        self.tokenizer.save_pretrained(str(tmp))
+    return write_checkpoint_folder(path, write, overwrite)
 FiFaMLLM.save_pretrained = save_pretrained
 
 @classmethod
@@ -666,16 +693,8 @@ def from_pretrained(cls, path, # a folder written by save_pretrained
     from safetensors.torch import load_model
     from transformers import AutoTokenizer
     path = Path(path).expanduser()
-    if not path.is_dir(): raise FifaError(f'{path} is not a checkpoint folder (expected config.json and model.safetensors in it).')
+    d = checkpoint_config(path, CHECKPOINT_FORMAT, 'fifa_nb checkpoint')
     weights = path / 'model.safetensors'
-    if not weights.exists():
-        pickles = [p.name for pat in _PICKLES for p in path.glob(pat)]
-        if pickles: raise FifaError(f'{path} holds pickled weights ({", ".join(pickles)}) and no model.safetensors: fifa_nb refuses '
-                                    'to unpickle (it can run arbitrary code). Convert them to safetensors where you trust them.')
-        raise FifaError(f'{path} has no model.safetensors.')
-    try: d = json.loads((path / 'config.json').read_text())
-    except FileNotFoundError: raise FifaError(f'{path} has no config.json.') from None
-    if d.get('format') != CHECKPOINT_FORMAT: raise FifaError(f'{path}/config.json is not a fifa_nb checkpoint (format {d.get("format")!r}).')
     config = FiFaConfig.from_dict(d)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     # built for real (random init, then overwritten): buffers that checkpoints do not hold (rotary frequencies, ...)

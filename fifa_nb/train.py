@@ -6,7 +6,7 @@
 __all__ = ['DEFAULT_TASK_WEIGHTS', 'TrainConfig', 'lr_factor', 'TaskMixer', 'save_checkpoint', 'checkpoints', 'train', 'read_log',
            'plot_history', 'LivePlot']
 
-# %% ../nbs/10_train.ipynb #08ef171e
+# %% ../nbs/10_train.ipynb #e872b039
 import json, math, os, shutil, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from .core import FifaError, OutputExistsError, set_seed
 from .tasks import TASKS, Sample
-from .model import FiFaMLLM, FiFaConfig, _to
+from .model import FiFaMLLM, FiFaConfig, _to, write_checkpoint_folder
 
 # %% ../nbs/10_train.ipynb #860e37f3
 DEFAULT_TASK_WEIGHTS = dict(det=1.0, cls=1.0, toe=1.0, loc=1.5, age=2.0, region_det=1.0, region_exp=1.0, region_seg=1.5,
@@ -94,7 +94,7 @@ class TaskMixer:
     def __repr__(self):
         return f'TaskMixer({len(self)} samples; ' + ', '.join(f'{t} {len(self.index[t])} ({p:.0%})' for t, p in zip(self.tasks, self.p)) + ')'
 
-# %% ../nbs/10_train.ipynb #b6d7ffeb
+# %% ../nbs/10_train.ipynb #fda4a886
 def _save_optimizer(opt, folder):
     from safetensors.torch import save_file
     sd = opt.state_dict()
@@ -130,20 +130,13 @@ def _set_rng_state(d:dict):
 def save_checkpoint(folder, model:FiFaMLLM, opt, sched, step:int, config:TrainConfig, extra:dict=None) -> Path:
     "Write a resumable training checkpoint to `folder` atomically (a temporary folder renamed into place)."
     from safetensors.torch import save_file
-    folder = Path(folder)
-    if folder.exists(): raise OutputExistsError(f'{folder} already exists.')
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
-    try:
+    def write(tmp):
         model.save_pretrained(tmp / 'model', overwrite=True)
         _save_optimizer(opt, tmp)
         save_file({k: v.contiguous() for k, v in _rng_state().items()}, str(tmp / 'rng.safetensors'))
         state = dict(step=step, config=config.to_dict(), scheduler=sched.state_dict(), **(extra or {}))
         (tmp / 'trainer_state.json').write_text(json.dumps(state, indent=1))
-        tmp.rename(folder)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return folder
+    return write_checkpoint_folder(folder, write)
 
 def checkpoints(out_dir) -> list:
     "The complete checkpoints of a run, oldest first."

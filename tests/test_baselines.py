@@ -212,4 +212,4 @@ def test_save_load_round_trip_and_refusals(samples, trained, tmp_path):
     with pytest.raises(FifaError, match='refuses to unpickle'): MaskBaseline.from_pretrained(bad)
     (folder / 'config.json').write_text(json.dumps({**cfg, 'format': 'fifa_nb.FiFaMLLM/1'}))
     with pytest.raises(FifaError, match='not a MaskBaseline'): MaskBaseline.from_pretrained(folder)
-    with pytest.raises(FifaError, match='not a baseline folder'): MaskBaseline.from_pretrained(tmp_path / 'missing')
+    with pytest.raises(FifaError, match='not a MaskBaseline checkpoint folder'): MaskBaseline.from_pretrained(tmp_path / 'missing')
