@@ -207,16 +207,21 @@ def save_results(results:dict, path, # a .json file; a .csv with one row per (sy
     atomic_write_bytes(path.with_suffix('.csv'), buf.getvalue().encode(), overwrite=True)
     return path
 
-# %% ../nbs/12_evaluate.ipynb #526efbb2
+# %% ../nbs/12_evaluate.ipynb #eafeeddf
 def gallery(samples:list, analyses:list, n:int=6, task:str='age', size:float=3.3, wrap:int=48):
     "A figure: for n samples of `task`, the reference (top) and the system's answer (bottom), masks in phrase colours."
     import matplotlib.pyplot as plt
     from fifa_nb.model import Analysis
     pairs = [(s, a) for s, a in zip(samples, analyses) if s.task == task][:n]
     if not pairs: raise FifaError(f'No {task} samples to show.')
-    fig, axs = plt.subplots(2, len(pairs), figsize=(size * len(pairs), size * 2 + 2.6), squeeze=False)
+    import textwrap
+    line = 0.12   # inches per line of the small text under each picture
+    top = max(len(textwrap.wrap(f'Q: {s.question}', wrap)) + len(textwrap.wrap(f'A: {s.answer}', wrap)) for s, _ in pairs) * line + 0.4
+    bottom = max(len(textwrap.wrap(a.text, wrap + 12)) for _, a in pairs) * line + 0.3
+    H = 2 * size + top + bottom + 0.6
+    fig, axs = plt.subplots(2, len(pairs), figsize=(size * len(pairs), H), squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.3 / H, bottom=bottom / H, hspace=top / size, wspace=0.05)
     for k, (s, a) in enumerate(pairs):
         s.show(ax=axs[0, k], wrap=wrap); axs[0, k].set_title(f'reference ({"fake " + str(s.labels["method"]) if s.labels["is_fake"] else "real"})', fontsize=8)
-        a.show(s.image_array, ax=axs[1, k], wrap=wrap)
-    fig.tight_layout()
+        a.show(s.image_array, ax=axs[1, k], wrap=wrap + 12)
     return fig
