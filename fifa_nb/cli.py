@@ -70,7 +70,7 @@ def render_concepts(source, # a sample name (`sample_names()`) or an image path
     finally: plt.close(fig)
     return Path(out)
 
-# %% ../nbs/90_cli.ipynb #27808112
+# %% ../nbs/90_cli.ipynb #80f9bf05
 def _cmd_concepts(args):
     path = render_concepts(args.image, args.out, backend=args.backend, force=args.force)
     print(f'wrote {path}')
@@ -126,7 +126,7 @@ def _cmd_train(args):
     from fifa_nb.train import TrainConfig, train, checkpoints
     data = load_fifa11(args.data)['train']
     over = {k: getattr(args, k) for k in ('steps', 'batch_size', 'grad_accum', 'lr', 'warmup', 'schedule', 'seed', 'save_every',
-                                           'log_every', 'max_minutes', 'mixed_precision') if getattr(args, k) is not None}
+                                           'log_every', 'max_minutes', 'mixed_precision', 'variant') if getattr(args, k) is not None}
     config = TrainConfig(preset=args.preset, **over)
     if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
         saved = json.loads((Path(args.out) / 'train_config.json').read_text()) if (Path(args.out) / 'train_config.json').exists() else None
@@ -146,7 +146,10 @@ def _cmd_evaluate(args):
     if args.json and Path(args.json).exists() and not args.force:
         raise FifaError(f'{args.json} exists; pass --force to replace it.')
     systems = {}
-    if args.checkpoint: systems['fifa-mllm'] = FiFaMLLM.from_pretrained(args.checkpoint)
+    for spec in args.checkpoint or []:   # DIR, or NAME=DIR to compare several (e.g. lisa=runs/lisa/model)
+        name, _, folder = spec.rpartition('=') if '=' in spec else ('fifa-mllm', '', spec)
+        if name in systems: raise FifaError(f'Two checkpoints are called {name!r}: name them, e.g. --checkpoint full=DIR1 lisa=DIR2.')
+        systems[name] = FiFaMLLM.from_pretrained(folder)
     if args.baseline:
         from fifa_nb.baselines import MaskBaseline
         systems['no-llm'] = MaskBaseline.from_pretrained(args.baseline)
@@ -217,12 +220,13 @@ def _parser():
     t.add_argument('--log-every', type=int, help='log every N steps (default 10)')
     t.add_argument('--max-minutes', type=float, help='stop with a checkpoint after this wall time')
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
+    t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux'], help='fifa (default), lisa (one [SEG] per answer) or no_aux (no auxiliary supervision)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on test and test_ood, one table',
                        description='Run a checkpoint (and baselines) on every FiFa-11 task of the held-out splits of a dataset written '
                                    'by build-data; print the table; with --json also write JSON, CSV and a gallery picture.')
-    e.add_argument('--checkpoint', help='a FiFaMLLM checkpoint folder (from fifa_nb train: RUN/model)')
+    e.add_argument('--checkpoint', nargs='+', help='FiFaMLLM checkpoint folders (fifa_nb train writes RUN/model); NAME=DIR to name each')
     e.add_argument('--baseline', help='a trained no-LLM baseline folder (12a_baselines)')
     e.add_argument('--reference', action='store_true', help='also score the reference answers themselves (the upper bound)')
     e.add_argument('--data', required=True, help='a dataset folder written by build-data')

@@ -36,7 +36,7 @@ def load_split(data_dir, # a folder written by build_dataset / fifa_nb build-dat
         keep += idx.tolist()
     return [Sample.from_dict(d[int(i)]) for i in sorted(keep)]
 
-# %% ../nbs/12_evaluate.ipynb #23828eef
+# %% ../nbs/12_evaluate.ipynb #7610d9b6
 def parse_yes_no(text:str):
     "True for an answer starting with yes, False for no (None otherwise)."
     m = re.match(r'\W*(yes|no)\b', text.lower())
@@ -72,7 +72,8 @@ def score_task(task:str, samples:list, analyses:list) -> dict:
     if task == 'det':
         truth = ['fake' if s.labels['is_fake'] else 'real' for s in samples]
         pred = [parse_verdict(a.text) or 'none' for a in analyses]
-        r.update(bal_acc=M.balanced_accuracy(truth, pred), f1_fake=M.f1(truth, pred, positive='fake'))
+        r.update(bal_acc=M.balanced_accuracy(truth, pred),   # F1 of 'fake' is undefined when neither truth nor answers hold one
+                 f1_fake=M.f1(truth, pred, positive='fake') if 'fake' in truth + pred else float('nan'))
         scores = [a.score for a in analyses]
         if all(v is not None for v in scores): r['auc'] = M.auc(truth, scores, positive='fake')
         reals = [p for t, p in zip(truth, pred) if t == 'real']

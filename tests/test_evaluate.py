@@ -57,3 +57,11 @@ def test_results_are_written_as_json_and_csv(ex, tmp_path):
     with pytest.raises(OutputExistsError): save_results(res, path)
     table = results_table(res)
     assert table.count('\n') == 2 and all(f'{t} {m}' in table for t, m in HEADLINE)
+
+
+def test_small_subsets_do_not_crash(ex):
+    "A quick run can hold one det sample, a real one, answered with no verdict: F1 of 'fake' is then undefined, not an error."
+    real = [s for s in ex if s.task == 'det' and not s.labels['is_fake']][:1]
+    mute = [Analysis(verdict='real', score=None, family=None, text='Hmm.', segments=[], raw_text='Hmm.', task='det')]
+    r = score_task('det', real, mute)
+    assert r['bal_acc'] == 0.0 and np.isnan(r['f1_fake']) and 'auc' not in r and r['real_called_real'] == 0.0

@@ -74,3 +74,22 @@ def test_mixer_and_schedule(samples):
     assert set(tasks) == {'age', 'det'} and 0.65 < tasks.count('det') / len(tasks) < 0.85
     c = TrainConfig(steps=100, warmup=10)
     assert lr_factor(0, c) == pytest.approx(0.1) and lr_factor(9, c) == 1.0 and lr_factor(100, c) == pytest.approx(0.0)
+
+
+def test_variants_lisa_and_no_aux(samples, tmp_path):
+    from fifa_nb.train import lisa_style, VARIANTS
+    age = next(s for s in samples if s.task == 'age' and len(s.masks) >= 2)
+    l = lisa_style(age).check()
+    assert l.answer.count('[SEG]') == 1 and '<p>' not in l.answer and len(l.masks) == 1
+    assert l.masks[0].sum() == sum(m for m in age.masks).astype(bool).sum()
+    det = next(s for s in samples if s.task == 'det')
+    assert lisa_style(det) is det
+    m = train(samples, tmp_path / 'lisa', TrainConfig(preset='tiny', steps=3, batch_size=4, variant='lisa', log_every=1), progress=False)
+    assert m.train_state['step'] == 3
+    seen = []
+    mix_model = train(samples, tmp_path / 'noaux', TrainConfig(preset='tiny', steps=4, batch_size=6, variant='no_aux', log_every=1),
+                      progress=False, callbacks=[lambda r, h: seen.extend(r['task_ce'])])
+    assert mix_model.config.loss_weights['det'] == mix_model.config.loss_weights['pix'] == 0.0
+    assert seen and 'concept_seg' not in seen
+    with pytest.raises(FifaError, match='Unknown variant'): TrainConfig(variant='glamm')
+    assert set(VARIANTS) == {'fifa', 'lisa', 'no_aux'}
