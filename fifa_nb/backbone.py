@@ -153,19 +153,22 @@ VISION_PRESETS = {
                         patch_size=14),   # CLIP ViT-L/14-336, the LLaVA-1.5 / GLaMM encoder
 }
 
+def _config_fields(spec, presets:dict, config_cls, what:str, overrides:dict) -> dict:
+    "The fields of a config given as a preset name, a dict or a config object, with overrides applied."
+    if isinstance(spec, config_cls): fields = spec.to_dict()
+    elif isinstance(spec, str):
+        if spec not in presets: raise FifaError(f'Unknown {what} preset {spec!r}; the presets are {", ".join(presets)} (or pass a dict).')
+        fields = dict(presets[spec])
+    elif isinstance(spec, dict): fields = dict(spec)
+    else: raise FifaError(f'A {what} config is a preset name, a dict or a {config_cls.__name__}, not {type(spec).__name__}.')
+    return {**fields, **overrides}
+
 def vision_config(preset_or_dict='tiny', # a key of VISION_PRESETS, a dict of CLIPVisionConfig fields, or a CLIPVisionConfig
                   **overrides, # fields to change, e.g. image_size=128
                  ):
     "A `CLIPVisionConfig` (quick_gelu, layer-norm eps 1e-5: OpenAI CLIP's choices, which FaRL keeps)."
     from transformers import CLIPVisionConfig
-    if isinstance(preset_or_dict, CLIPVisionConfig): fields = preset_or_dict.to_dict()
-    elif isinstance(preset_or_dict, str):
-        if preset_or_dict not in VISION_PRESETS:
-            raise FifaError(f'Unknown vision preset {preset_or_dict!r}; the presets are {", ".join(VISION_PRESETS)} (or pass a dict).')
-        fields = dict(VISION_PRESETS[preset_or_dict])
-    elif isinstance(preset_or_dict, dict): fields = dict(preset_or_dict)
-    else: raise FifaError(f'vision_config takes a preset name, a dict or a CLIPVisionConfig, not {type(preset_or_dict).__name__}.')
-    fields.update(overrides)
+    fields = _config_fields(preset_or_dict, VISION_PRESETS, CLIPVisionConfig, 'vision', overrides)
     fields.pop('model_type', None); fields.pop('transformers_version', None)
     config = CLIPVisionConfig(**fields)
     if config.image_size % config.patch_size:
@@ -370,14 +373,7 @@ def llm_config(preset_or_dict='tiny', # a key of LLM_PRESETS, a dict with 'model
               ):
     "A transformers config for a causal LM."
     from transformers import AutoConfig, PretrainedConfig
-    if isinstance(preset_or_dict, PretrainedConfig): fields = preset_or_dict.to_dict()
-    elif isinstance(preset_or_dict, str):
-        if preset_or_dict not in LLM_PRESETS:
-            raise FifaError(f'Unknown LLM preset {preset_or_dict!r}; the presets are {", ".join(LLM_PRESETS)} (or pass a dict).')
-        fields = dict(LLM_PRESETS[preset_or_dict])
-    elif isinstance(preset_or_dict, dict): fields = dict(preset_or_dict)
-    else: raise FifaError(f'llm_config takes a preset name, a dict or a config, not {type(preset_or_dict).__name__}.')
-    fields.update(overrides)
+    fields = _config_fields(preset_or_dict, LLM_PRESETS, PretrainedConfig, 'LLM', overrides)
     model_type = fields.pop('model_type', None)
     if model_type is None: raise FifaError("An LLM config dict needs 'model_type' (e.g. 'llama' or 'qwen2').")
     for k in ('transformers_version', 'architectures'): fields.pop(k, None)

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'FiFaConfig', 'preset_config', 'example_samples',
            'prompt_text', 'FiFaMLLM', 'image_evidence', 'collate', 'embed', 'forward', 'step_losses', 'from_preset',
-           'parse_grounded', 'Analysis', 'plt_subplots', 'guess_task', 'default_question', 'query_sample',
-           'analyze_batch', 'analyze', 'write_checkpoint_folder', 'checkpoint_config', 'save_pretrained',
-           'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
+           'parse_grounded', 'Analysis', 'guess_task', 'default_question', 'query_sample', 'analyze_batch', 'analyze',
+           'write_checkpoint_folder', 'checkpoint_config', 'save_pretrained', 'from_pretrained', 'parameter_counts',
+           'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
@@ -424,7 +424,7 @@ def parse_grounded(text:str) -> tuple:
         out.append((phrase, node.name if node is not None else None, idx))
     return out, warns
 
-# %% ../nbs/09_model.ipynb #b84baa97
+# %% ../nbs/09_model.ipynb #c4ebc92f
 @dataclass(eq=False)
 class Analysis:
     "What FiFa-MLLM says about one face: verdict and score, family, text, grounded segments (phrase, concept, mask)."
@@ -457,7 +457,8 @@ class Analysis:
         "The image with every segment's mask, labelled by its phrase, and the answer below."
         import textwrap
         from fifa_nb.show import show_image
-        if ax is None: _, ax = plt_subplots(size)
+        import matplotlib.pyplot as plt
+        if ax is None: _, ax = plt.subplots(figsize=(size, size))
         segs = [s for s in self.segments if s.mask is not None]
         show_image(load_image(image, min_side=1), masks=[s.mask for s in segs] or None,
                    labels=[s.phrase or f'[SEG] {i + 1}' for i, s in enumerate(segs)] or None, ax=ax, legend=0 < len(segs) <= 5)
@@ -470,10 +471,6 @@ class Analysis:
         return (f'Analysis({self.verdict}, score={self.score if self.score is None else round(self.score, 3)}, '
                 f'family={self.family}, {len(self.segments)} segments, text={self.text[:60]!r}'
                 f'{", " + str(len(self.warnings)) + " warnings" if self.warnings else ""})')
-
-def plt_subplots(size):
-    import matplotlib.pyplot as plt
-    return plt.subplots(figsize=(size, size))
 
 # %% ../nbs/09_model.ipynb #924d2410
 _TASK_HINTS = [('box_pred', r'\bbox\b|bounding'), ('age', r'(segment|mask|ground).*(explain|why)|(explain|why).*(segment|mask|ground)'),

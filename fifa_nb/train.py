@@ -6,8 +6,8 @@
 __all__ = ['DEFAULT_TASK_WEIGHTS', 'VARIANTS', 'TrainConfig', 'lr_factor', 'TaskMixer', 'lisa_style', 'save_checkpoint',
            'checkpoints', 'train', 'read_log', 'plot_history', 'LivePlot']
 
-# %% ../nbs/10_train.ipynb #e872b039
-import json, math, os, shutil, tempfile, time, warnings
+# %% ../nbs/10_train.ipynb #cb5e78bf
+import contextlib, json, math, os, shutil, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -174,7 +174,7 @@ def checkpoints(out_dir) -> list:
     root = Path(out_dir) / 'checkpoints'
     return sorted(p for p in root.glob('step-*') if (p / 'trainer_state.json').exists()) if root.is_dir() else []
 
-# %% ../nbs/10_train.ipynb #fe2b47c4
+# %% ../nbs/10_train.ipynb #ef3d8b0e
 def _row_ce(logits, labels):
     "Per-row mean next-token cross-entropy over the answer tokens (detached)."
     l, y = logits[:, :-1].float(), labels[:, 1:]
@@ -261,7 +261,7 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
                 samples = mixer.batch(step * config.grad_accum + micro, config.batch_size, acc.process_index)
                 batch = _to(core.collate(samples), acc.device)
                 last = micro == config.grad_accum - 1
-                ctx = acc.no_sync(wrapped) if not last and acc.num_processes > 1 else _null()
+                ctx = acc.no_sync(wrapped) if not last and acc.num_processes > 1 else contextlib.nullcontext()
                 with ctx:
                     with acc.autocast(): res = wrapped(**batch)
                     acc.backward(res['loss'] / config.grad_accum)
@@ -294,10 +294,6 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
     core.eval()
     core.train_state = dict(step=step, stopped=stopped, history=history)
     return core
-
-class _null:
-    def __enter__(self): return self
-    def __exit__(self, *a): return False
 
 def _summarise(window, step, lr, batch_samples, step_seconds, elapsed):
     keys = [k for k in window[0] if k != 'task_ce']
