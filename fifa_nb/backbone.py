@@ -6,9 +6,9 @@
 __all__ = ['IMAGE_TOKEN', 'P_OPEN', 'P_CLOSE', 'TASK_TOKENS', 'SPECIAL_TOKENS', 'PAD', 'BOS', 'EOS', 'UNK',
            'TOKENIZER_MAX_LENGTH', 'VISION_PRESETS', 'CLIP_MEAN', 'CLIP_STD', 'LLM_PRESETS', 'train_tokenizer',
            'special_token_ids', 'default_tokenizer', 'show_tokens', 'add_special_tokens', 'vision_config',
-           'build_vision', 'n_params', 'preprocess_images', 'vision_features', 'load_clip_vision', 'convert_openai_vit',
-           'load_farl', 'Projector', 'llm_config', 'build_llm', 'load_llm', 'add_lora', 'mask_pool', 'roi_points',
-           'roi_align', 'RegionEncoder', 'TaskEmbedding']
+           'build_vision', 'n_params', 'preprocess_images', 'vision_features', 'ConvStem', 'add_conv_stem',
+           'load_clip_vision', 'convert_openai_vit', 'load_farl', 'Projector', 'llm_config', 'build_llm', 'load_llm',
+           'add_lora', 'mask_pool', 'roi_points', 'roi_align', 'RegionEncoder', 'TaskEmbedding']
 
 # %% ../nbs/07_backbone.ipynb #e94a1720
 import math, os, re, warnings
@@ -216,6 +216,40 @@ def vision_features(vision, # a CLIPVisionModel
     b, n, c = tokens.shape
     h = w = size // patch
     return tokens[:, 1:].transpose(1, 2).reshape(b, c, h, w)
+
+# %% ../nbs/07_backbone.ipynb #f3e1f474
+class ConvStem(nn.Module):
+    "A hybrid-ViT patch embedding: stride-2 3x3 convolutions down to the patch grid, then a 1x1 projection to the ViT width."
+    def __init__(self, patch_size:int, # the ViT's patch size (a power of two: 2, 4, 8, 16, 32)
+                 hidden_size:int, # the ViT's width
+                 width:int=32, # channels of the first convolution (doubled at each further step, at most 256)
+                ):
+        super().__init__()
+        steps = int(math.log2(patch_size)) if patch_size > 0 else 0
+        if patch_size < 2 or 2 ** steps != patch_size:
+            raise FifaError(f'A conv stem needs a power-of-two patch size (2, 4, 8, 16, 32), got {patch_size}.')
+        layers, c = [], 3
+        for i in range(steps):
+            out = min(width * 2 ** i, 256)
+            layers += [nn.Conv2d(c, out, 3, stride=2, padding=1, bias=False), nn.GroupNorm(min(8, out), out), nn.GELU()]
+            c = out
+        self.layers = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(c, hidden_size, 1)
+
+    @property
+    def weight(self): return self.proj.weight   # CLIP's embeddings read `patch_embedding.weight.dtype`
+
+    def forward(self, x): return self.proj(self.layers(x))   # (B, 3, S, S) -> (B, hidden, S/patch, S/patch)
+
+def add_conv_stem(vision, # a CLIPVisionModel
+                  width:int=32, # channels of the stem's first convolution
+                 ):
+    "Replace the ViT's linear patch embedding by a `ConvStem` (in place; returns `vision`)."
+    c = vision.config
+    emb = getattr(vision, 'vision_model', vision).embeddings   # transformers 5.2x flattened CLIPVisionModel
+    stem = ConvStem(c.patch_size, c.hidden_size, width).to(emb.patch_embedding.weight.device, emb.patch_embedding.weight.dtype)
+    emb.patch_embedding = stem
+    return vision
 
 # %% ../nbs/07_backbone.ipynb #b107c898
 def _quiet_transformers():

@@ -220,7 +220,8 @@ def _parser():
     t.add_argument('--log-every', type=int, help='log every N steps (default 10)')
     t.add_argument('--max-minutes', type=float, help='stop with a checkpoint after this wall time')
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
-    t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux'], help='fifa (default), lisa (one [SEG] per answer) or no_aux (no auxiliary supervision)')
+    t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux', 'coarse'],
+                   help='fifa (default), lisa (one [SEG] per answer), no_aux (no auxiliary supervision) or coarse (coarse FICT names)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on test and test_ood, one table',

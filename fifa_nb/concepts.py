@@ -317,6 +317,15 @@ def cut(self:ConceptTree, granularity='fine'):
     return [g for c in coarse for g in self[c].children] + ['background']
 
 @patch
+def in_cut(self:ConceptTree, name, granularity='coarse'):
+    """The concept of a granularity cut that holds `name`: itself or its nearest ancestor in the cut.
+    None for a concept above the cut (e.g. 'face' has no single coarse concept)."""
+    cut = set(self.cut(granularity))
+    for node in [self[name]] + self.ancestors(name):
+        if node.name in cut: return node.name
+    return None
+
+@patch
 def _build_lookup(self:ConceptTree):
     table = {}
     for n in self.nodes:

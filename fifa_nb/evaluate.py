@@ -95,7 +95,7 @@ def score_task(task:str, samples:list, analyses:list) -> dict:
         preds = [[(g.phrase, g.concept, g.mask) for g in a.segments] for a in analyses]
         gts = [_segments_of(s) for s in samples]
         ag = M.age_scores(preds, gts)
-        r.update({k: ag[k] for k in ('miou', 'recall50', 'concept_precision', 'concept_recall', 'concept_f1')})
+        r.update({k: ag[k] for k in ('miou', 'recall50', 'concept_precision', 'concept_recall', 'concept_f1', 'coarse_f1')})
         r.update({f'text_{k}': v for k, v in M.text_scores([a.text for a in analyses], [plain_text(s.answer) for s in samples]).items()
                   if k in ('meteor', 'cider')})
         cons = []
@@ -149,7 +149,7 @@ class ConstantSystem:
 
 # %% ../nbs/12_evaluate.ipynb #b6fb3c8d
 HEADLINE = [('det', 'bal_acc'), ('det', 'auc'), ('det', 'real_called_real'), ('cls', 'acc'), ('toe', 'meteor'), ('loc', 'miou'),
-            ('age', 'miou'), ('age', 'recall50'), ('age', 'concept_f1'), ('age', 'consistency'), ('region_det', 'acc'),
+            ('age', 'miou'), ('age', 'recall50'), ('age', 'concept_f1'), ('age', 'coarse_f1'), ('age', 'consistency'), ('region_det', 'acc'),
             ('region_seg', 'miou'), ('box_det', 'acc'), ('box_pred', 'box_iou'), ('concept_seg', 'miou'), ('all', 'sensitivity')]
 
 def evaluate(systems:dict, # name -> a system with analyze_batch (a FiFaMLLM, a baseline, ...)

@@ -533,6 +533,10 @@ def _related(a, b):
 def _atoms(names):
     return {a.name for n in names for a in (FICT.atomic_under(n) if n in FICT else [])} | {n for n in names if n not in FICT}
 
+def _coarse(names):
+    "The coarse FICT concepts (face parts) that hold the names (a name above the coarse cut stays itself)."
+    return {(FICT.in_cut(n, 'coarse') or n) if n in FICT else n for n in names}
+
 def _prf(hit_p, n_p, hit_r, n_r):
     "Precision, recall and F1 from counts (both sides empty: 1, 1, 1; one side empty: 0)."
     if n_p == 0 and n_r == 0: return 1.0, 1.0, 1.0
@@ -557,7 +561,7 @@ def age_scores(
     if len(preds) != len(gts): raise FifaError(f"age_scores got {len(preds)} predicted answers but {len(gts)} references.")
     iou_sum = found = hit_pred = n_gt = n_pred = 0
     glamm = []
-    counts = {k: [0, 0, 0, 0] for k in ('concept', 'hier', 'atomic')}   # hits among predicted, predicted, hits among true, true
+    counts = {k: [0, 0, 0, 0] for k in ('concept', 'hier', 'atomic', 'coarse')}   # hits among predicted, predicted, hits among true, true
     for k, (pa, ga) in enumerate(zip(preds, gts)):
         ps, gs = _segments(pa, k, 'prediction'), _segments(ga, k, 'reference')
         pm, gm = [m for _, _, m in ps if m is not None], [m for _, _, m in gs if m is not None]
@@ -573,6 +577,8 @@ def age_scores(
             for slot, v in enumerate((hp, np_, hr, nr)): counts[key][slot] += v
         pa_, ga_ = _atoms(pc), _atoms(gc)
         for slot, v in enumerate((len(pa_ & ga_), len(pa_), len(pa_ & ga_), len(ga_))): counts['atomic'][slot] += v
+        pk, gk = _coarse(pc), _coarse(gc)
+        for slot, v in enumerate((len(pk & gk), len(pk), len(pk & gk), len(gk))): counts['coarse'][slot] += v
     out = dict(miou=iou_sum / n_gt if n_gt else float('nan'), miou_glamm=float(np.mean(glamm)) if glamm else float('nan'),
                recall50=found / n_gt if n_gt else float('nan'), precision50=hit_pred / n_pred if n_pred else float('nan'),
                n_gt_segments=n_gt, n_pred_segments=n_pred)

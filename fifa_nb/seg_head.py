@@ -104,6 +104,7 @@ class SegHead(nn.Module):
         upsample:int=2, # the neck's upsampling: 1, 2 or 4
         num_multimask_outputs:int=3, # SAM's extra mask tokens (unused with one mask per prompt; kept so SAM weights fit)
         attn_implementation:str='sdpa', # 'sdpa' or 'eager' attention inside the decoder
+        mask_prior:bool=False, # take a dense prior map (e.g. a 'manipulated' probability) in SAM's mask-prompt slot
     ):
         super().__init__()
         if dim % 2 or (dim // 2) % heads:
@@ -114,6 +115,7 @@ class SegHead(nn.Module):
         self.prompt = SegPrompt(llm_dim, dim)
         self.positional_embedding = _positional_embedding(dim)
         self.no_mask_embed = nn.Embedding(1, dim)
+        self.prior_embed = nn.Conv2d(1, dim, 1) if mask_prior else None   # SAM embeds a mask prompt by convolutions; one 1x1 here
         config = SamMaskDecoderConfig(hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, mlp_dim=mlp_dim,
                                       iou_head_hidden_dim=dim, num_multimask_outputs=num_multimask_outputs)
         config._attn_implementation = attn_implementation
@@ -147,6 +149,7 @@ class SegHead(nn.Module):
         grid:torch.Tensor, # (B, C_vit, h, w): the shared ViT grid
         seg_hidden:list, # B tensors (n_i, d_llm): hidden states of each image's [SEG]s, in answer order
         out_size:tuple|None=None, # (H, W) of the masks; None keeps the decoder's `mask_size`
+        prior:torch.Tensor|None=None, # (B, h', w') logits of a dense prior map (only with `mask_prior=True`), any size
     )->list: # B tensors (n_i, H, W) of mask logits, one per [SEG], in order
         "Mask logits for every [SEG] of every image, decoded from the shared grid."
         size = self._check(grid, seg_hidden, out_size)
@@ -159,6 +162,12 @@ class SegHead(nn.Module):
         prompts = [self.prompt(seg_hidden[i].to(dtype)) for i in keep]                        # (n_i, 1, D) each
         sparse = nn.utils.rnn.pad_sequence(prompts, batch_first=True)                          # (B', max n_i, 1, D)
         dense = self.no_mask_embed.weight.reshape(1, -1, 1, 1).expand_as(image)
+        if prior is not None:
+            if self.prior_embed is None: raise SegHeadError('This SegHead was built without mask_prior=True, so it takes no prior map.')
+            if prior.ndim != 3 or len(prior) != len(grid):
+                raise SegHeadError(f'prior must be (B, h, w) logits, one map per image ({len(grid)}), got shape {tuple(prior.shape)}.')
+            p = F.interpolate(prior[keep][:, None].to(dtype).sigmoid(), size=image.shape[-2:], mode='bilinear', align_corners=False)
+            dense = dense + self.prior_embed(p)
         masks, _ = self.decoder(image_embeddings=image, image_positional_embeddings=position.expand_as(image),
                                 sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
         masks = masks[:, :, 0]                                                                 # (B', max n_i, 4*2h, 4*2w)

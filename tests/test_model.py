@@ -290,3 +290,41 @@ def test_analyze_batch_equals_one_at_a_time(samples):
         for x, y in zip(a.segments, b.segments):
             assert (x.mask is None) == (y.mask is None)
             if x.mask is not None: assert (x.mask != y.mask).mean() < 0.01
+
+
+def test_conv_stem_and_pixel_prior(samples, tmp_path):
+    "The hybrid encoder trains, saves and reloads; the pixel map reaches the mask decoder as its dense prompt."
+    from fifa_nb.backbone import ConvStem
+    model = _fresh(conv_stem=True)
+    assert isinstance(model.vision.embeddings.patch_embedding if hasattr(model.vision, 'embeddings')
+                      else model.vision.vision_model.embeddings.patch_embedding, ConvStem)
+    assert model.seg_head.prior_embed is not None and preset_config('small').conv_stem
+    _fit(model, samples[:3], 3)
+    again = FiFaMLLM.from_pretrained(model.save_pretrained(tmp_path / 'hybrid'))
+    b = model.collate(samples[:4])
+    with torch.no_grad(): o1, o2 = model(**b), again(**b)
+    assert torch.equal(o1['logits'], o2['logits'])
+    # the prior matters: a different pixel map changes the [SEG] masks
+    with torch.no_grad():
+        grid = torch.randn(1, model.vision.config.hidden_size, model.grid_size, model.grid_size)
+        h = [torch.randn(1, model.llm.config.hidden_size)]
+        m1 = model.seg_head(grid, h, prior=torch.full((1, model.grid_size, model.grid_size), -6.0))[0]
+        m2 = model.seg_head(grid, h, prior=torch.full((1, model.grid_size, model.grid_size), 6.0))[0]
+    assert not torch.allclose(m1, m2)
+    # the pixel loss is BCE + Dice: predicting 'nothing edited' everywhere is not free when there are edits
+    assert any(t is not None and t.sum() > 0 for t in b['pixel_targets'])
+
+
+def test_heads_reach_the_llm(samples):
+    "With heads_to_llm the real/fake and family logits are part of every image token (zero-initialised: no effect at first)."
+    model = _fresh()
+    b = model.collate(samples[:3])
+    with torch.no_grad():
+        before = model(**b)['logits']
+        torch.nn.init.normal_(model.heads_embed.weight)
+        after = model(**b)['logits']
+        model.det_head.bias += 3.0   # a different verdict must change what the LLM reads
+        shifted = model(**b)['logits']
+    assert not torch.allclose(before, after) and not torch.allclose(after, shifted)
+    off = _fresh(heads_to_llm=False)
+    assert off.heads_embed is None

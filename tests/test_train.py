@@ -92,4 +92,25 @@ def test_variants_lisa_and_no_aux(samples, tmp_path):
     assert mix_model.config.loss_weights['det'] == mix_model.config.loss_weights['pix'] == 0.0
     assert seen and 'concept_seg' not in seen
     with pytest.raises(FifaError, match='Unknown variant'): TrainConfig(variant='glamm')
-    assert set(VARIANTS) == {'fifa', 'lisa', 'no_aux'}
+    assert set(VARIANTS) == {'fifa', 'lisa', 'no_aux', 'coarse'}
+
+
+def test_coarse_variant(samples, tmp_path):
+    import numpy as np
+    from fifa_nb.train import coarse_style
+    from fifa_nb.annotator import age_phrases
+    from fifa_nb.concepts import FICT
+    grounded = [s for s in samples if '<p>' in s.answer and s.task != 'concept_seg']
+    changed = 0
+    for s in grounded:
+        c = coarse_style(s).check()
+        names = [k for _, k in age_phrases(c.answer)]
+        assert all(k is None or FICT.in_cut(k) in (k, None) for k in names), c.answer   # only coarse names (or ones above the cut)
+        assert len(c.masks) == len(s.masks)
+        if s.masks: assert np.array_equal(np.logical_or.reduce(c.masks), np.logical_or.reduce(s.masks))   # the same pixels
+        changed += c is not s
+    assert changed, 'the example answers name fine concepts, so some must change'
+    concept = next(s for s in samples if s.task == 'concept_seg')
+    assert coarse_style(concept) is concept
+    m = train(samples, tmp_path / 'coarse', TrainConfig(preset='tiny', steps=2, batch_size=4, variant='coarse', log_every=1), progress=False)
+    assert m.train_state['step'] == 2
