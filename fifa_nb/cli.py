@@ -141,7 +141,7 @@ def _cmd_train(args):
     else: print(f"trained {st['step']} steps: model in {Path(args.out) / 'model'} (FiFaMLLM.from_pretrained), log in {Path(args.out) / 'log.jsonl'}")
 
 def _cmd_evaluate(args):
-    from fifa_nb.evaluate import load_split, evaluate, results_table, save_results, gallery
+    from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery
     from fifa_nb.model import FiFaMLLM
     if args.json and Path(args.json).exists() and not args.force:
         raise FifaError(f'{args.json} exists; pass --force to replace it.')
@@ -161,6 +161,7 @@ def _cmd_evaluate(args):
     print(f'fifa_nb evaluate: {", ".join(systems)} on ' + ', '.join(f'{sp} ({len(v)} samples)' for sp, v in splits.items()), file=sys.stderr)
     res = evaluate(systems, splits, batch_size=args.batch_size, progress=not args.quiet)
     print(results_table(res))
+    for sp in splits: print(f'\nBy forgery family, {sp}:\n' + family_table(res, sp))
     if args.json:
         path = save_results(res, args.json, overwrite=args.force)
         print(f'wrote {path} and {path.with_suffix(".csv")}')

@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['HEADLINE', 'load_split', 'parse_yes_no', 'score_task', 'ReferenceSystem', 'ConstantSystem', 'evaluate',
-           'results_table', 'save_results', 'gallery']
+           'family_breakdown', 'family_table', 'results_table', 'save_results', 'gallery']
 
 # %% ../nbs/12_evaluate.ipynb #91e92147
 import csv, io, json, math, re, time, warnings
 from pathlib import Path
 import numpy as np
-from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json
+from .core import FifaError, OutputExistsError, BoxError, atomic_write_bytes, atomic_write_json
 from .masks import mask_iou, box_to_mask
 from .tasks import TASKS, SEG, Sample, parse_verdict, parse_family, parse_box, FAMILY_PHRASES
 from .annotator import age_phrases, plain_text, AgeSegment
@@ -118,7 +118,9 @@ def score_task(task:str, samples:list, analyses:list) -> dict:
             gt, pb = parse_box(s.answer, sh), parse_box(a.text, sh)
             if gt is None: ious.append(1.0 if pb is None else 0.0)   # a real face: the right answer is no box
             elif pb is None: ious.append(0.0)
-            else: ious.append(mask_iou(box_to_mask(pb, sh), box_to_mask(gt, sh)))
+            else:
+                try: ious.append(mask_iou(box_to_mask(pb, sh), box_to_mask(gt, sh)))
+                except BoxError: ious.append(0.0)   # a reversed or empty predicted box is a wrong answer, not a crash
         r.update(box_iou=float(np.mean(ious)), acc50=float(np.mean([v >= 0.5 for v in ious])))
     else: raise FifaError(f'Unknown task {task!r}.')
     d = M.distinct_answers(texts)
@@ -173,9 +175,36 @@ def evaluate(systems:dict, # name -> a system with analyze_batch (a FiFaMLLM, a 
             res['all'] = dict(n=len(samples), seconds=round(time.time() - t0, 1),
                               sensitivity=float(np.mean(list(sens.values()))) if sens else float('nan'),
                               **{f'sensitivity_{t}': v for t, v in sens.items()})
+            res['by_family'] = family_breakdown(samples, analyses)
             out[name][split] = res
             out[name][split]['_analyses'] = analyses   # kept for galleries; dropped by save_results
     return out
+
+def family_breakdown(samples:list, analyses:list) -> dict:
+    """Per forgery family ('real' for real faces): the share of det answers that are right ({family}_det_acc, with n)
+    and the AGE mask mIoU ({family}_age_miou): what a system finds, and what it misses."""
+    out = {}
+    for fam in ['real'] + list(FAMILY_PHRASES):
+        det = [(s, a) for s, a in zip(samples, analyses) if s.task == 'det' and _family_truth(s) == fam]
+        if det:
+            out[f'{fam}_det_acc'] = float(np.mean([parse_verdict(a.text) == ('fake' if s.labels['is_fake'] else 'real') for s, a in det]))
+            out[f'{fam}_det_n'] = len(det)
+        age = [(s, a) for s, a in zip(samples, analyses) if s.task == 'age' and _family_truth(s) == fam and s.masks]
+        if age:
+            out[f'{fam}_age_miou'] = M.age_scores([[(g.phrase, g.concept, g.mask) for g in a.segments] for _, a in age],
+                                                  [_segments_of(s) for s, _ in age])['miou']
+    return out
+
+def family_table(results:dict, split:str='test') -> str:
+    "A Markdown table per system: detection accuracy (and AGE mIoU) for real faces and each forgery family."
+    fams = ['real'] + list(FAMILY_PHRASES)
+    rows = ['| system | ' + ' | '.join(f'{f} det acc' for f in fams) + ' | ' + ' | '.join(f'{f} AGE mIoU' for f in fams[1:]) + ' |',
+            '|' + '---|' * (2 * len(fams))]
+    for name, splits in results.items():
+        b = splits.get(split, {}).get('by_family', {})
+        rows.append(f'| {name} | ' + ' | '.join(_fmt(b.get(f'{f}_det_acc')) for f in fams) + ' | '
+                    + ' | '.join(_fmt(b.get(f'{f}_age_miou')) for f in fams[1:]) + ' |')
+    return '\n'.join(rows)
 
 def _fmt(v):
     if v is None or (isinstance(v, float) and math.isnan(v)): return '-'

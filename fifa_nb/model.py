@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'CHECKPOINT_FORMAT', 'SHIPPED_CHECKPOINTS', 'FiFaConfig', 'preset_config',
-           'example_samples', 'prompt_text', 'FiFaMLLM', 'image_evidence', 'collate', 'head_logits', 'embed', 'forward',
-           'step_losses', 'from_preset', 'parse_grounded', 'Analysis', 'guess_task', 'default_question', 'query_sample',
-           'analyze_batch', 'analyze', 'write_checkpoint_folder', 'checkpoint_config', 'save_pretrained',
-           'shipped_checkpoint', 'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders',
-           'fmt_params']
+           'example_samples', 'prompt_text', 'concept_targets', 'FiFaMLLM', 'image_evidence', 'collate', 'head_logits',
+           'embed', 'forward', 'step_losses', 'from_preset', 'parse_grounded', 'Analysis', 'guess_task',
+           'default_question', 'query_sample', 'analyze_batch', 'analyze', 'write_checkpoint_folder',
+           'checkpoint_config', 'save_pretrained', 'shipped_checkpoint', 'from_pretrained', 'parameter_counts',
+           'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import inspect, json, math, os, re, shutil, tempfile, warnings
@@ -34,7 +34,7 @@ from .seg_head import SegHead, mask_losses
 
 # %% ../nbs/09_model.ipynb #bf209b4b
 FAMILIES = ('real',) + tuple(FAMILY_PHRASES)   # the family head's classes: 'real' and the four forgery families
-LOSS_WEIGHTS = dict(ce=1.0, bce=2.0, dice=0.5, det=0.5, family=0.5, pix=1.0)
+LOSS_WEIGHTS = dict(ce=1.0, bce=2.0, dice=0.5, det=0.5, family=0.5, pix=1.0, fict=0.5)
 
 @dataclass
 class FiFaConfig:
@@ -56,6 +56,7 @@ class FiFaConfig:
     pixel_prior: bool = True        # ... and given to the mask decoder as its dense (mask-prompt) prior
     conv_stem: bool = False         # a hybrid ViT: a small CNN instead of the linear patch embedding (`add_conv_stem`)
     heads_to_llm: bool = True       # the real/fake and family heads' logits, embedded, are added to every image token
+    concept_head: bool = False      # dense FICT supervision: the mask decoder's features classify every pixel's atomic concept
     loss_weights: dict = field(default_factory=lambda: dict(LOSS_WEIGHTS))
     max_length: int = 384           # tokens per training sequence (image tokens included)
     max_new_tokens: int = 128       # default generation length
@@ -66,6 +67,7 @@ class FiFaConfig:
     @classmethod
     def from_dict(cls, d:dict):
         d = dict(d); d.pop('format', None)
+        for k in ('pixel_prior', 'heads_to_llm'): d.setdefault(k, False)   # added later: configs written before had neither
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown: raise FifaError(f'Unknown FiFaConfig fields {sorted(unknown)}: was this config written by a newer fifa_nb?')
         return cls(**d)
@@ -139,6 +141,24 @@ def prompt_text(task:str, question:str, n_image_tokens:int, bos:str=None) -> str
 def _resize_float(mask, size):
     return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
 
+_CONCEPT_CACHE = {}   # (landmarks, shape, size) -> atomic label map: a face's ~10 questions share one map
+
+def concept_targets(sample, # a Sample whose meta holds 'landmarks' (FiFa-11 samples do)
+                    size:int, # side of the target map
+                   ):
+    "The (size, size) int64 map of each pixel's atomic FICT concept (`ATOMIC_IDS`), or None without landmarks."
+    from fifa_nb.landmarks import Landmarks
+    from fifa_nb.regions import atomic_label_map
+    lm = sample.meta.get('landmarks') if isinstance(sample, Sample) else None
+    if lm is None: return None
+    H, W = sample.image_array.shape[:2]
+    key = (json.dumps(lm, sort_keys=True), H, W, size)
+    if key not in _CONCEPT_CACHE:
+        if len(_CONCEPT_CACHE) > 4096: _CONCEPT_CACHE.clear()
+        labels = atomic_label_map(Landmarks.from_dict(lm), (H, W))
+        _CONCEPT_CACHE[key] = torch.from_numpy(cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST).astype(np.int64))
+    return _CONCEPT_CACHE[key]
+
 def _label(sample, key):
     lab = sample.labels if isinstance(sample, Sample) else {}
     if key == 'det': return float(bool(lab.get('is_fake'))) if 'is_fake' in lab else -1.0
@@ -172,6 +192,7 @@ class FiFaMLLM(nn.Module):
         self.pixel_embed = nn.Parameter(torch.zeros(ld)) if config.pixel_head else None
         self.heads_embed = nn.Linear(1 + len(FAMILIES), ld) if config.cls_heads and config.heads_to_llm else None
         if self.heads_embed is not None: nn.init.zeros_(self.heads_embed.weight); nn.init.zeros_(self.heads_embed.bias)
+        self.concept_head = nn.Conv2d(self.seg_head.dim, len(FICT.atomic()), 1) if config.concept_head else None
         if config.freeze_vision: self.vision.requires_grad_(False)
 
     def _prior(self, pixel_logits):
@@ -242,7 +263,9 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
     return dict(pixel_values=preprocess_images([s.image_array for s in samples], S), input_ids=input_ids, attention_mask=attention,
                 labels=labels, task_idx=torch.tensor([TASKS.index(s.task) for s in samples]), regions=regions, boxes=boxes,
                 target_masks=targets, det_labels=torch.tensor([_label(s, 'det') for s in samples]),
-                family_labels=torch.tensor([_label(s, 'family') for s in samples]), pixel_targets=pix)
+                family_labels=torch.tensor([_label(s, 'family') for s in samples]), pixel_targets=pix,
+                concept_targets=[concept_targets(s, self.seg_head.neck.upsample * g) if with_answers and self.concept_head is not None
+                                 else None for s in samples])
 FiFaMLLM.collate = collate
 
 # %% ../nbs/09_model.ipynb #f71d8d12
@@ -250,7 +273,7 @@ def _to(batch, device, dtype=None):
     out = {}
     for k, v in batch.items():
         if torch.is_tensor(v): out[k] = v.to(device)
-        elif k in ('regions', 'target_masks', 'pixel_targets'): out[k] = [None if t is None else t.to(device) for t in v]
+        elif k in ('regions', 'target_masks', 'pixel_targets', 'concept_targets'): out[k] = [None if t is None else t.to(device) for t in v]
         else: out[k] = v
     return out
 
@@ -302,7 +325,7 @@ def _seg_hidden(self:FiFaMLLM, hidden, input_ids, labels=None):
 FiFaMLLM._seg_hidden = _seg_hidden
 
 def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=None, task_idx=None, regions=None, boxes=None,
-            target_masks=None, det_labels=None, family_labels=None, pixel_targets=None, **kw) -> dict:
+            target_masks=None, det_labels=None, family_labels=None, pixel_targets=None, concept_targets=None, **kw) -> dict:
     "Losses (each on its own, and the weighted `loss`), logits, mask logits per row, and head outputs."
     grid = vision_features(self.vision, pixel_values.to(self.device, self.vision.dtype))
     pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
@@ -337,6 +360,11 @@ def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=
         p = pl.sigmoid()   # BCE alone settles for 'nothing is edited' (edits cover a few % of the pixels): add a batch-wide soft Dice
         losses['pix'] = F.binary_cross_entropy_with_logits(pl, pt) + 0.5 * (1 - (2 * (p * pt).sum() + 1) / (p.sum() + pt.sum() + 1))
     else: losses['pix'] = zero
+    have = [i for i, t in enumerate(concept_targets or []) if t is not None]
+    if self.concept_head is not None and have:   # every pixel of the decoder's feature map names its FICT concept
+        logits_c = self.concept_head(self.seg_head.neck(grid[have].to(self.concept_head.weight.dtype)))
+        losses['fict'] = F.cross_entropy(logits_c.float(), torch.stack([concept_targets[i] for i in have]))
+    else: losses['fict'] = zero
     res['loss'] = sum(w.get(k, 0.0) * v for k, v in losses.items())
     res['losses'] = losses
     return res
@@ -752,7 +780,7 @@ def parameter_counts(model:nn.Module) -> dict:
             seen.add(id(p)); tot += p.numel(); tr += p.numel() if p.requires_grad else 0
         return dict(total=tot, trainable=tr)
     for part in ('vision', 'projector', 'llm', 'region_encoder', 'task_embedding', 'seg_head', 'det_head', 'family_head', 'pixel_head',
-                 'heads_embed'):
+                 'heads_embed', 'concept_head'):
         mod = getattr(model, part, None)
         if mod is not None: out[part] = count(mod.parameters())
     out['rest'] = count(model.parameters())   # parameters held by the model itself (the pixel embedding)

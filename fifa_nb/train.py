@@ -145,7 +145,7 @@ def _variant_setup(config:TrainConfig):
     if config.variant == 'no_aux':
         weights['concept_seg'] = 0.0
         from fifa_nb.model import LOSS_WEIGHTS
-        lw = dict(LOSS_WEIGHTS, **model.get('loss_weights', {})); lw.update(det=0.0, family=0.0, pix=0.0)
+        lw = dict(LOSS_WEIGHTS, **model.get('loss_weights', {})); lw.update(det=0.0, family=0.0, pix=0.0, fict=0.0)
         model['loss_weights'] = lw
     return transform, weights, model
 
@@ -342,7 +342,7 @@ def plot_history(history:list, axs=None):
     import matplotlib.pyplot as plt
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 3.2))
     steps = [r['step'] for r in history]
-    for k in ('ce', 'bce', 'dice', 'det', 'family', 'pix'):
+    for k in ('ce', 'bce', 'dice', 'det', 'family', 'pix', 'fict'):
         if k in history[0]: axs[0].plot(steps, [r[k] for r in history], label=k)
     tasks = sorted({t for r in history for t in r['task_ce']})
     for t in tasks: axs[1].plot([r['step'] for r in history if t in r['task_ce']], [r['task_ce'][t] for r in history if t in r['task_ce']], label=t)

@@ -10,6 +10,7 @@ than one after the other at two threads), then the last stages:
     python scripts/fifa_bench.py --only data                # once (about 13 minutes at --num-proc 2)
     python scripts/fifa_bench.py --only main &              # 5,000 steps
     python scripts/fifa_bench.py --only ablation segnet     # 4 x 1,200 steps, then the U-Net
+    python scripts/fifa_bench.py --only fict                # (was run as a third process beside these two)
     wait; unset OMP_NUM_THREADS; python scripts/fifa_bench.py --only eval ship --force
 
 Each stage writes into --runs and is skipped when its output is already there, so an interrupted run continues
@@ -18,6 +19,7 @@ where it stopped (training stages resume from their last checkpoint). Stages:
   data      fifa_nb build-data --n N (the generated forgeries: test_ood holds four methods never trained on)
   main      the shipped model: preset `small`, variant `fifa`, --steps steps (capped at --minutes)
   ablation  the same recipe for --ablation-steps steps as `fifa`, `lisa`, `no_aux` and `coarse` (equal budgets)
+  fict      the full recipe + dense FICT supervision (concept_head=True), the same budget: the next step under test
   segnet    the no-LLM baseline (a U-Net + the annotator's grammar), --segnet-minutes
   eval      every system on test and test_ood (--max-per-task), the reference answers as the upper bound:
             results/fifa_bench_mini.{md,json,csv} and one gallery per system
@@ -27,7 +29,7 @@ import argparse, hashlib, json, os, platform, shutil, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ('data', 'main', 'ablation', 'segnet', 'eval', 'ship')
+STAGES = ('data', 'main', 'ablation', 'fict', 'segnet', 'eval', 'ship')
 VARIANTS = ('fifa', 'lisa', 'no_aux', 'coarse')
 
 
@@ -43,12 +45,13 @@ def stage_data(args):
     log(f'data: built {args.data} in {time.time() - t:.0f} s')
 
 
-def _train(args, out:Path, variant:str, steps:int, minutes:float):
+def _train(args, out:Path, variant:str, steps:int, minutes:float, model:dict=None):
     from fifa_nb.dataset import load_fifa11
     from fifa_nb.train import TrainConfig, train, checkpoints
     if (out / 'model' / 'model.safetensors').exists(): return log(f'{out.name}: trained already')
     config = TrainConfig(preset='small', steps=steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
-                         seed=args.seed, variant=variant, max_minutes=minutes, save_every=250, log_every=25)
+                         seed=args.seed, variant=variant, max_minutes=minutes, save_every=250, log_every=25,
+                         model=dict(model or {}))
     resume = bool(checkpoints(out))
     import torch
     out.mkdir(parents=True, exist_ok=True)
@@ -68,6 +71,11 @@ def stage_ablation(args):
     for v in VARIANTS: _train(args, args.runs / f'ablation-{v}', v, args.ablation_steps, args.ablation_minutes)
 
 
+def stage_fict(args):
+    "The next step under test: the full recipe plus dense FICT supervision (`concept_head`), at the ablation budget."
+    _train(args, args.runs / 'ablation-fict', 'fifa', args.ablation_steps, args.ablation_minutes, model=dict(concept_head=True))
+
+
 def stage_segnet(args):
     from fifa_nb.dataset import load_fifa11
     from fifa_nb.baselines import train_segnet
@@ -79,14 +87,25 @@ def stage_segnet(args):
     log('segnet:', {k: v for k, v in b.train_info.items() if k in ('steps', 'seconds', 'n_images')})
 
 
+def shipped_weights(args) -> Path:
+    "The main model with its weights stored in float16 (half the bytes: 6.8 M parameters fit the 25 MB limit; computed in float32)."
+    from fifa_nb.model import FiFaMLLM
+    out = args.runs / 'small' / 'shipped'
+    if not (out / 'model.safetensors').exists():
+        FiFaMLLM.from_pretrained(args.runs / 'small' / 'model').half().save_pretrained(out, overwrite=out.exists())
+    return out
+
+
 def systems(args):
     from fifa_nb.model import FiFaMLLM
     from fifa_nb.baselines import MaskBaseline
     from fifa_nb.evaluate import ReferenceSystem
-    out = {'fifa-mllm (shipped)': FiFaMLLM.from_pretrained(args.runs / 'small' / 'model')}
+    out = {'fifa-mllm (shipped)': FiFaMLLM.from_pretrained(shipped_weights(args))}   # evaluated as shipped: float16 weights
     for v in VARIANTS:
         folder = args.runs / f'ablation-{v}' / 'model'
         if folder.exists(): out[f'{v} ({args.ablation_steps} steps)'] = FiFaMLLM.from_pretrained(folder)
+    if (args.runs / 'ablation-fict' / 'model').exists():
+        out[f'fifa+fict ({args.ablation_steps} steps)'] = FiFaMLLM.from_pretrained(args.runs / 'ablation-fict' / 'model')
     if (args.runs / 'segnet' / 'config.json').exists(): out['no-llm (U-Net)'] = MaskBaseline.from_pretrained(args.runs / 'segnet')
     out['reference'] = ReferenceSystem()
     return out
@@ -94,7 +113,7 @@ def systems(args):
 
 def stage_eval(args):
     import matplotlib; matplotlib.use('Agg')
-    from fifa_nb.evaluate import load_split, evaluate, results_table, save_results, gallery
+    from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery
     systs = systems(args)
     splits = {sp: load_split(args.data, sp, max_per_task=args.max_per_task, seed=args.seed) for sp in ('test', 'test_ood')}
     log('eval:', ', '.join(systs), 'on', ', '.join(f'{k} ({len(v)} samples)' for k, v in splits.items()))
@@ -103,7 +122,7 @@ def stage_eval(args):
     print(table)
     out = ROOT / 'results' / 'fifa_bench_mini.json'
     save_results(res, out, overwrite=True)
-    for name in systs:
+    for name in [n for n in systs if n.startswith(('fifa-mllm', 'no-llm', 'reference'))]:   # the ablations' are alike: not kept
         fig = gallery(splits['test'], res[name]['test']['_analyses'], n=6)
         slug = name.split(' ')[0]
         fig.savefig(ROOT / 'results' / f'fifa_bench_mini_gallery_{slug}.jpg', dpi=80, pil_kwargs=dict(quality=80))
@@ -114,7 +133,8 @@ def stage_eval(args):
           'Test = in-distribution forgery methods on held-out identities; test_ood = four forgery methods never seen in '
           'training (one per family). `reference` scores the dataset\'s own answers (the upper bound; consistency < 1 '
           'because annotator masks spill over concept borders). `sensitivity` = how often the answer changes with the image.', '',
-          table, '']
+          table, '', '## By forgery family (det: share of right verdicts; AGE: mask mIoU)', '',
+          '### test', '', family_table(res, 'test'), '', '### test_ood (one unseen method per family)', '', family_table(res, 'test_ood'), '']
     (ROOT / 'results' / 'fifa_bench_mini.md').write_text('\n'.join(md))
     log('eval: wrote results/fifa_bench_mini.{md,json,csv} and the galleries')
 
@@ -128,7 +148,7 @@ def _sha256(path):
 
 def stage_ship(args):
     from fifa_nb.core import atomic_write_bytes
-    src = args.runs / 'small' / 'model'
+    src = shipped_weights(args)
     dest = ROOT / 'data_samples' / 'checkpoints' / 'small'
     if dest.exists() and not args.force: sys.exit(f'{dest} exists; pass --force to replace the shipped checkpoint.')
     results = json.loads((ROOT / 'results' / 'fifa_bench_mini.json').read_text())
@@ -138,15 +158,16 @@ def stage_ship(args):
     tmp = dest.with_name(dest.name + '.tmp')
     if tmp.exists(): shutil.rmtree(tmp)
     shutil.copytree(src, tmp)
+    for f in ('log.jsonl', 'train_config.json'): shutil.copy2(args.runs / 'small' / f, tmp / f)   # how it learned (10_train plots it)
     size = (tmp / 'model.safetensors').stat().st_size
     if size > 25e6: sys.exit(f'model.safetensors is {size / 1e6:.1f} MB, over the 25 MB limit for data_samples/.')
     rows = []
     for split in ('test', 'test_ood'):
         r = results[name][split]
-        get = lambda t, m: r.get(t, {}).get(m, float('nan'))
-        rows.append(f"| {split} | {get('det', 'bal_acc'):.3f} | {get('det', 'auc'):.3f} | {get('det', 'real_called_real'):.3f} | "
-                    f"{get('age', 'miou'):.3f} | {get('age', 'concept_f1'):.3f} | {get('age', 'coarse_f1'):.3f} | "
-                    f"{get('loc', 'miou'):.3f} | {get('all', 'sensitivity'):.3f} |")
+        cols = [('det', 'bal_acc'), ('det', 'auc'), ('det', 'real_called_real'), ('age', 'miou'), ('age', 'concept_f1'),
+                ('age', 'coarse_f1'), ('loc', 'miou'), ('all', 'sensitivity')]
+        vals = [r.get(t, {}).get(m) for t, m in cols]
+        rows.append(f'| {split} | ' + ' | '.join('-' if v is None else f'{v:.3f}' for v in vals) + ' |')
     minutes = log_rows[-1]['elapsed_s'] / 60 if log_rows else float('nan')
     m = json.loads((args.runs / 'small' / 'machine.json').read_text()) if (args.runs / 'small' / 'machine.json').exists() else {}
     machine = m.get('machine', info_machine()) + (f", {m['torch_threads']} torch thread(s)" if 'torch_threads' in m else '') + \
@@ -168,7 +189,7 @@ compression, and it should not be used to judge any real image.
 **Data.** `fifa_nb build-data --n {args.n} --seed {args.seed}`: {args.n} images, 10 FiFa-11 questions each on average;
 splits by identity; test_ood holds four forgery methods never trained on.
 
-**Training.** `python scripts/fifa_bench.py --only data main ship` (stage `main`): {train_cfg['steps']} steps, batch
+**Training.** Stage `main` of `python scripts/fifa_bench.py` (its docstring gives the exact commands): {train_cfg['steps']} steps, batch
 {train_cfg['batch_size']}, AdamW lr {train_cfg['lr']}, warm-up {train_cfg['warmup']}, {train_cfg['schedule']} schedule, seed
 {train_cfg['seed']}, on {machine}: {minutes:.0f} minutes. Final training losses:
 {json.dumps({k: round(v, 3) for k, v in log_rows[-1].items() if k in ('ce', 'bce', 'dice', 'det', 'family', 'pix')}) if log_rows else ''}
@@ -184,8 +205,9 @@ splits by identity; test_ood holds four forgery methods never trained on.
 templates of the generated data; region and box answers are only as good as the artifact masks; the
 explanations name face parts, they do not prove anything about how an image was made.
 
-**Files.** `model.safetensors` ({size / 1e6:.1f} MB, sha256 `{_sha256(tmp / 'model.safetensors')}`), `config.json`,
-the tokenizer. Licence: the code's licence (Apache-2.0); the training images are public domain.
+**Files.** `model.safetensors` ({size / 1e6:.1f} MB: the weights stored in float16, loaded into float32; the metrics above
+are of these very weights, sha256 `{_sha256(tmp / 'model.safetensors')}`), `config.json`,
+the tokenizer, the training log `log.jsonl` (`fifa_nb.train.read_log`) and `train_config.json`. Licence: the code's licence (Apache-2.0); the training images are public domain.
 """
     atomic_write_bytes(tmp / 'README.md', card.encode())
     if dest.exists(): shutil.rmtree(dest)

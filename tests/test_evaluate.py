@@ -65,3 +65,16 @@ def test_small_subsets_do_not_crash(ex):
     mute = [Analysis(verdict='real', score=None, family=None, text='Hmm.', segments=[], raw_text='Hmm.', task='det')]
     r = score_task('det', real, mute)
     assert r['bal_acc'] == 0.0 and np.isnan(r['f1_fake']) and 'auc' not in r and r['real_called_real'] == 0.0
+
+
+def test_malformed_answers_score_zero_not_crash(ex):
+    "A reversed or empty box, a verdict-free text: wrong answers with a score, never an exception."
+    from fifa_nb.tasks import parse_box
+    boxes = [s for s in ex if s.task == 'box_pred' and parse_box(s.answer) is not None]
+    assert boxes
+    bad = [Analysis(verdict='fake', score=0.5, family=None, text=t, segments=[], raw_text=t, task='box_pred', question=s.question)
+           for s, t in zip(boxes, ['The box is [600, 500, 400, 300].', 'The box is [10, 10, 10, 10].'] * len(boxes))]
+    r = score_task('box_pred', boxes, bad)
+    assert r['box_iou'] == 0.0 and r['acc50'] == 0.0
+    fam = evaluate({'const': ConstantSystem(ex)}, {'ex': ex}, progress=False)['const']['ex']['by_family']
+    assert fam['real_det_acc'] == 0.0 and fam['real_det_n'] > 0

@@ -43,7 +43,8 @@ def test_sample_data_reach_the_installed_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     samples = [n for n in names if n.startswith('fifa_nb/data_samples/')]
     for f in ['samples.json', 'astronaut.jpg', 'astronaut.ibug68.json', 'grace_hopper.mediapipe478.json', 'README.md',
-              'tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json']:
+              'tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json', 'checkpoints/small/model.safetensors',
+              'checkpoints/small/config.json', 'checkpoints/small/README.md', 'checkpoints/small/tokenizer.json']:
         assert f'fifa_nb/data_samples/{f}' in samples, (f, samples)
     target = tmp_path / 'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)], check=True)
