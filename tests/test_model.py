@@ -49,7 +49,7 @@ def test_shapes_for_every_task(samples):
     for s, m in zip(batch, out['mask_logits']):
         assert m.shape == (s.answer.count(SEG), M, M), (s.task, m.shape)
     assert out['det_logit'].shape == (B,) and out['family_logits'].shape == (B, len(FAMILIES))
-    assert set(out['losses']) == {'ce', 'bce', 'dice', 'det', 'family', 'pix'}
+    assert set(out['losses']) == {'ce', 'bce', 'dice', 'det', 'family', 'pix', 'fict'}
     assert out['pixel_logits'].shape == (B, model.grid_size, model.grid_size)
     assert all(torch.isfinite(v) for v in out['losses'].values())
     # exactly n_image_tokens <image> ids per row, one <region> where the task has a query
