@@ -171,7 +171,8 @@ def stage_ship(args):
     minutes = log_rows[-1]['elapsed_s'] / 60 if log_rows else float('nan')
     m = json.loads((args.runs / 'small' / 'machine.json').read_text()) if (args.runs / 'small' / 'machine.json').exists() else {}
     machine = m.get('machine', info_machine()) + (f", {m['torch_threads']} torch thread(s)" if 'torch_threads' in m else '') + \
-              (f", sharing the machine with {int(m['parallel_runs']) - 1} other training run(s)" if int(m.get('parallel_runs', 1)) > 1 else '')
+              (f", sharing the machine with {int(m['parallel_runs']) - 1} other training run(s)" if int(m.get('parallel_runs', 1)) > 1 else '') + \
+              (f" ({m['note']})" if m.get('note') else '')
     from fifa_nb.model import FiFaMLLM
     n_params = sum(p.numel() for p in FiFaMLLM.from_pretrained(src).parameters())
     card = f"""# fifa_nb `small` FiFa-MLLM checkpoint (a teaching model)
