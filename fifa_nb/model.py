@@ -284,7 +284,8 @@ def head_logits(self:FiFaMLLM, grid, pixel_logits=None) -> tuple:
     return det, self.family_head(pooled.to(self.family_head.weight.dtype)).float()
 FiFaMLLM.head_logits = head_logits
 
-def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=None, pixel_logits=None):
+def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=None, pixel_logits=None,
+          heads=None): # (det_logit, family_logits) when the caller has them already (`head_logits`)
     "Input embeddings with image tokens, the region/box query and the task embedding written over their placeholders."
     emb = self.llm.get_input_embeddings()(input_ids)
     img_pos = input_ids == self.token_ids[IMAGE_TOKEN]
@@ -295,7 +296,7 @@ def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=Non
         if k > 1: p = F.adaptive_avg_pool2d(p, (math.ceil(p.shape[-2] / k), math.ceil(p.shape[-1] / k)))
         img = img + (p.flatten(1)[..., None] * self.pixel_embed.float()).to(img.dtype)
     if self.heads_embed is not None:   # ... and what the auxiliary heads concluded about the whole image
-        det, fam = self.head_logits(grid, pixel_logits)
+        det, fam = heads if heads is not None else self.head_logits(grid, pixel_logits)
         img = img + self.heads_embed(torch.cat([det[:, None], fam], 1).to(self.heads_embed.weight.dtype)).to(img.dtype)[:, None]
     if img_pos.sum() != img.shape[0] * img.shape[1]:
         raise FifaError(f'{int(img_pos.sum())} <image> tokens in the batch but {img.shape[0]} x {img.shape[1]} image features.')
@@ -329,14 +330,15 @@ def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=
     "Losses (each on its own, and the weighted `loss`), logits, mask logits per row, and head outputs."
     grid = vision_features(self.vision, pixel_values.to(self.device, self.vision.dtype))
     pixel_logits = self.pixel_head(grid.to(self.pixel_head.weight.dtype))[:, 0] if self.pixel_head is not None else None
-    emb = self.embed(input_ids, grid, task_idx, regions, boxes, pixel_logits)
+    heads = self.head_logits(grid, pixel_logits) if self.det_head is not None else None   # once: for the LLM and the losses
+    emb = self.embed(input_ids, grid, task_idx, regions, boxes, pixel_logits, heads)
     out = self.llm(inputs_embeds=emb, attention_mask=attention_mask, output_hidden_states=True, use_cache=False)
     hidden, logits = out.hidden_states[-1], out.logits
     seg_hidden = self._seg_hidden(hidden, input_ids, labels)
     M = self.config.mask_size
     masks = self.seg_head(grid, seg_hidden, out_size=(M, M), prior=self._prior(pixel_logits))
     res = dict(logits=logits, mask_logits=masks, hidden=hidden, pixel_logits=pixel_logits)
-    if self.det_head is not None: res['det_logit'], res['family_logits'] = self.head_logits(grid, pixel_logits)
+    if heads is not None: res['det_logit'], res['family_logits'] = heads
     if labels is None: return res
     w, zero = self.config.loss_weights, logits.sum() * 0
     losses = dict(ce=F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100))
@@ -739,7 +741,7 @@ def shipped_checkpoint(name:str='small') -> Path:
     folder = data_samples_dir() / 'checkpoints' / name
     if not (folder / 'model.safetensors').exists():
         raise FifaError(f'The shipped {name!r} checkpoint is missing from {folder}: reinstall fifa_nb, or rebuild it with '
-                        '`python scripts/fifa_bench.py --only data main ship` (about 2 hours on 2 CPU cores).')
+                        '`python scripts/fifa_bench.py --only data main eval ship` (about 2 hours on 2 CPU cores).')
     return folder
 
 @classmethod

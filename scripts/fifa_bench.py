@@ -1,7 +1,7 @@
 """FiFa-Bench-mini end to end: data, the shipped `small` checkpoint, the baselines and ablations, one table.
 
     python scripts/fifa_bench.py                 # everything (about 2 h on 2 CPU cores; a GPU is used when there is one)
-    python scripts/fifa_bench.py --only data main ship   # just the shipped checkpoint
+    python scripts/fifa_bench.py --only data main eval ship   # just the shipped checkpoint (ship needs eval: the card holds its metrics)
 
 The shipped checkpoint was made on 2 CPU cores as two processes side by side, one thread each (together faster
 than one after the other at two threads), then the last stages:
