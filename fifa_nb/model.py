@@ -491,6 +491,8 @@ class Analysis:
     warnings: list = field(default_factory=list)   # what decoding had to repair
     verdict_source: str = 'text'   # 'text', 'segments' or 'head'
     pixel_map: np.ndarray = None   # float (H, W) in [0, 1]: the dense head's 'manipulated' probability per pixel
+    image: np.ndarray = None       # the RGB face the masks lie on, when the caller keeps it (`fifa_nb.analyze` does)
+    face: dict = None              # where that face came from: crop box in the original picture, landmark backend, ...
 
     @property
     def masks(self) -> list: return [s.mask for s in self.segments if s.mask is not None]
@@ -500,18 +502,19 @@ class Analysis:
         from fifa_nb.masks import rle_encode
         return dict(verdict=self.verdict, score=self.score, family=self.family, text=self.text, raw_text=self.raw_text,
                     task=self.task, question=self.question, box=None if self.box is None else [float(v) for v in self.box],
-                    warnings=list(self.warnings), verdict_source=self.verdict_source,
+                    warnings=list(self.warnings), verdict_source=self.verdict_source, face=self.face,
                     segments=[dict(phrase=s.phrase, concept=s.concept, mask=None if s.mask is None else rle_encode(s.mask))
                               for s in self.segments])
 
-    def show(self, image, ax=None, size:float=4.0, wrap:int=60):
-        "The image with every segment's mask, labelled by its phrase, and the answer below."
+    def show(self, image=None, ax=None, size:float=4.0, wrap:int=60):
+        "The image (default: the face kept in `self.image`) with every segment's mask, labelled by its phrase, and the answer below."
         import textwrap
         from fifa_nb.show import show_image
         import matplotlib.pyplot as plt
         if ax is None: _, ax = plt.subplots(figsize=(size, size))
         segs = [s for s in self.segments if s.mask is not None]
-        show_image(load_image(image, min_side=1), masks=[s.mask for s in segs] or None,
+        if image is None and self.image is None: raise FifaError('Give the image the masks lie on: analysis.show(image).')
+        show_image(load_image(self.image if image is None else image, min_side=1), masks=[s.mask for s in segs] or None,
                    labels=[s.phrase or f'[SEG] {i + 1}' for i, s in enumerate(segs)] or None, ax=ax, legend=0 < len(segs) <= 5)
         score = '' if self.score is None else f' (p fake {self.score:.2f})'
         ax.set_title(f'{self.task}: {self.verdict}{score}', fontsize=9)
