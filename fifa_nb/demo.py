@@ -259,7 +259,7 @@ def answer_picture(image, # RGB face crop the masks lie on
         cv2.putText(big, label, (x - tw // 2, y + th // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 2, cv2.LINE_AA)
     return big
 
-# %% ../nbs/13_demo.ipynb #e2f34d25
+# %% ../nbs/13_demo.ipynb #86b05cd2
 def answer_figure(a, # an Analysis from `analyze` (it keeps its face crop)
                   picture=None, # the original picture, to show where the face was found
                   width:float=10.0, # inches
@@ -271,7 +271,7 @@ def answer_figure(a, # an Analysis from `analyze` (it keeps its face crop)
     if a.image is None: raise FifaError('This Analysis keeps no face crop: make it with fifa_nb.analyze (or set analysis.image).')
     n = 2 if picture is not None else 1
     fig = plt.figure(figsize=(width, width * 0.62))
-    grid = fig.add_gridspec(2, n, height_ratios=[3, 1.25])
+    grid = fig.add_gridspec(2, n, height_ratios=[3, 1.5])
     if picture is not None:
         ax = fig.add_subplot(grid[0, 0]); pic = load_image(picture, min_side=1); ax.imshow(pic); ax.axis('off')
         if a.face:
@@ -282,14 +282,17 @@ def answer_figure(a, # an Analysis from `analyze` (it keeps its face crop)
     score = '' if a.score is None else f', p(fake) {a.score:.2f}'
     ax.set_title(f'{a.verdict.upper()}{score}' + ('' if a.verdict == 'real' else f' - {a.family.replace("_", " ")}'), fontsize=10)
     ax = fig.add_subplot(grid[1, :]); ax.axis('off')
-    lines = textwrap.wrap(a.text, 110)[:4]
-    ax.text(0, 1, '\n'.join(lines), va='top', ha='left', fontsize=8.5, transform=ax.transAxes)
-    for i, s in enumerate(a.segments[:6]):
-        mask = '' if s.mask is None else f'  ({100 * s.mask.mean():.1f}% of the face)'
-        ax.text(0 if i < 3 else 0.5, 0.55 - 0.18 * (i % 3), f' {i % MAX_LABELS + 1} ', fontsize=8.5, va='top', transform=ax.transAxes,
+    lines = textwrap.wrap(a.text, int(11 * width + 10))
+    if len(lines) > 5: lines = lines[:5]; lines[-1] += ' ...'
+    step = 0.85 / (len(lines) + (min(len(a.segments), 8) + 1) // 2 + 0.5)
+    ax.text(0, 1, '\n'.join(lines), va='top', ha='left', fontsize=8.5, transform=ax.transAxes, linespacing=1.25)
+    top = 1 - step * (len(lines) + 0.6)
+    for i, s in enumerate(a.segments[:8]):
+        x, y = (0 if i % 2 == 0 else 0.5), top - step * (i // 2)
+        where = 'no mask' if s.mask is None else (f'{100 * s.mask.mean():.1f}% of the face' if s.mask.any() else 'empty mask')
+        ax.text(x, y, f' {i % MAX_LABELS + 1} ', fontsize=8.5, va='top', transform=ax.transAxes,
                 bbox=dict(facecolor=np.array(palette_color(i)) / 255, edgecolor='none', pad=1.5))
-        ax.text((0 if i < 3 else 0.5) + 0.035, 0.55 - 0.18 * (i % 3), f'{s.phrase or "(no phrase)"} -> {s.concept or "?"}{mask}',
-                fontsize=8.5, va='top', transform=ax.transAxes)
+        ax.text(x + 0.03, y, f'{s.phrase or "(no phrase)"} -> {s.concept or "?"} ({where})', fontsize=8.5, va='top', transform=ax.transAxes)
     fig.tight_layout()
     return fig
 

@@ -171,7 +171,7 @@ def test_browser_pick_a_sample_and_analyze(app, tmp_path):
             src = page.locator('#answer-picture img').get_attribute('src')
             shown = load_image(page.request.get(src).body())
             shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
+            page.screenshot(path=str(shot), full_page=True, **({'quality': 80} if shot.suffix.lower() in ('.jpg', '.jpeg') else {}))
         finally: browser.close()
     assert colours and colours[0].replace(' ', '').startswith('rgba(%d,%d,%d' % palette_color(0)), colours
     expected, _, _, answer = D.handle_analyze(None, 'age', sample=SAMPLE)

@@ -15,11 +15,12 @@ def test_readme_states_exactly_two_commands():
     cmds = readme_commands()
     assert len(cmds) == 2 and all(len(c) == 1 for c in cmds), cmds
     main, tests = cmds[0][0], cmds[1][0]
-    assert 'fifa_nb ' in main and tests.rstrip().endswith('pytest')
-    assert 'torch' not in main   # the main job needs no deep-learning stack
-    # the tests need torch: the pinned build is installed before anything else, so no dependency resolves a CUDA build
-    pinned = re.search(r'pip install torch==[\d.]+ ', tests)
-    assert pinned and tests.index('torch==') < tests.index('pip install -e'), tests
+    assert main.rstrip().endswith('fifa_nb demo') and tests.rstrip().endswith('pytest')   # the main job is the demo
+    # both need torch: the pinned build is installed before anything else, so no dependency resolves a CUDA build
+    for cmd in (main, tests):
+        pinned = re.search(r'pip install torch==[\d.]+ ', cmd)
+        assert pinned and cmd.index('torch==') < cmd.index('pip install -e'), cmd
+    assert main.split('torch==')[1].split()[0] == tests.split('torch==')[1].split()[0], 'the two commands pin different torch builds'
 
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / '.ci' / 'run').read_text().splitlines()
