@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['FACE_SIZE', 'DEMO_MAX_PIXELS', 'DEMO_MAX_FILE_SIZE', 'DEMO_MIN_SIDE', 'MAX_LABELS', 'DEMO_SAMPLES', 'IMAGE_TASKS',
-           'REGION_TASKS', 'FaceCrop', 'read_picture', 'find_face', 'load_model', 'region_question', 'analyze',
-           'label_colors', 'highlight_segments', 'answer_picture', 'answer_figure', 'demo_sample', 'sample_file',
-           'annotate_pair', 'crop_like', 'analysis_outputs', 'handle_analyze', 'parse_box', 'handle_region',
-           'handle_click', 'handle_annotate', 'face_upload', 'build_demo', 'launch_demo']
+           'REGION_TASKS', 'FaceCrop', 'read_picture', 'find_face', 'load_model', 'concept_name', 'region_question',
+           'analyze', 'label_colors', 'highlight_segments', 'answer_picture', 'answer_figure', 'demo_sample',
+           'sample_file', 'annotate_pair', 'crop_like', 'analysis_outputs', 'handle_analyze', 'parse_box',
+           'handle_region', 'handle_click', 'handle_annotate', 'face_upload', 'build_demo', 'launch_demo']
 
 # %% ../nbs/13_demo.ipynb #cb7ed0ef
 import dataclasses, functools, hashlib, io, json, os, re, tempfile, threading
@@ -124,7 +124,7 @@ def find_face(image, # path, bytes, PIL image or RGB array of any picture with a
                              box=tuple(b - o for b, o in zip(landmarks.box, (x0, y0, x0, y0)))).scaled(k)
     return FaceCrop(crop, dataclasses.replace(lm, image_size=(size, size)), (x0, y0, x1, y1), picture.shape[:2], notes)
 
-# %% ../nbs/13_demo.ipynb #efadb1f8
+# %% ../nbs/13_demo.ipynb #4ffa31e4
 _MODELS, _MODELS_LOCK = {}, threading.Lock()
 
 def load_model(checkpoint=None, # a checkpoint folder; None: the shipped `small` checkpoint
@@ -140,16 +140,21 @@ def load_model(checkpoint=None, # a checkpoint folder; None: the shipped `small`
             _MODELS[path] = FiFaMLLM.from_pretrained(path).eval()
         return _MODELS[path]
 
+def concept_name(region:str) -> str:
+    "The FICT name of a concept given by name or by phrase ('left_eyebrow', 'the left eyebrow'); FifaError otherwise."
+    from fifa_nb.concepts import FICT
+    node = FICT[region] if region in FICT else FICT.lookup(region)
+    if node is None: raise FifaError(f'{region!r} is not a FICT concept; see fifa_nb.concepts.FICT (e.g. left_eyebrow, nose, mouth).')
+    return node.name
+
 def _region_mask(face, region):
     "A FICT concept name or a bool mask of the picture -> a mask on the crop."
-    from fifa_nb.concepts import FICT
     from fifa_nb.masks import as_mask
     import cv2
     if isinstance(region, str):
-        node = FICT.lookup(region) if region not in FICT else FICT[region]
-        if node is None: raise FifaError(f'{region!r} is not a FICT concept; see fifa_nb.concepts.FICT (e.g. left_eyebrow, nose_tip, mouth).')
-        mask = face.concepts.mask(node.name)
-        if not mask.any(): raise FifaError(f'The concept {node.name!r} is not visible in this face crop; pick another region.')
+        name = concept_name(region)
+        mask = face.concepts.mask(name)
+        if not mask.any(): raise FifaError(f'The concept {name!r} is not visible in this face crop; pick another region.')
         return mask
     mask = as_mask(region, shape=face.picture_size, name='region')
     x0, y0, x1, y1 = face.box
@@ -180,10 +185,7 @@ def analyze(image, # a picture with a face: path, bytes, PIL image or RGB array 
     "Explain the face in a picture: verdict, score, family, text and one mask per grounded phrase (on `analysis.image`)."
     face = image if isinstance(image, FaceCrop) else find_face(image, backend=backend)
     model = model if model is not None else load_model(checkpoint)
-    concept = None
-    if region is not None and isinstance(region, str):
-        from fifa_nb.concepts import FICT
-        concept = (FICT.lookup(region) or FICT[region]).name if (region in FICT or FICT.lookup(region)) else region
+    concept = concept_name(region) if isinstance(region, str) else None
     region_mask = None if region is None else _region_mask(face, region)
     if box is not None:
         from fifa_nb.masks import validate_box
@@ -372,7 +374,7 @@ def crop_like(face, # a FaceCrop
     if a.dtype == bool: return cv2.resize(a.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
 
-# %% ../nbs/13_demo.ipynb #a01521b8
+# %% ../nbs/13_demo.ipynb #857e87b1
 IMAGE_TASKS = {'age': 'Explain and segment (AGE)', 'det': 'Real or fake?', 'cls': 'Which kind of forgery?',
                'toe': 'Explain (text only)', 'loc': 'Segment the forged area', 'box_pred': 'Box the forged area'}
 REGION_TASKS = {'region_det': 'Was it manipulated?', 'region_exp': 'What happened to it?', 'region_seg': 'Segment the edit inside it',
@@ -451,6 +453,7 @@ def handle_region(picture, concept:str=None, box:str='', task:str='region_exp', 
         region_mask, q = None, region_question('box_det', box=box)
     else:
         if not concept: raise FifaError('Pick a FICT concept (from the list, or click on the face) or enter a box.')
+        concept = concept_name(concept)
         region_mask = _region_mask(face, concept)
         if task == 'box_det': task = 'region_exp'
         q = region_question(task, concept)
