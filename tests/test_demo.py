@@ -136,6 +136,13 @@ def test_bad_input_through_the_client_is_a_message(app, bad_files):
     *_, answer = client.predict(handle_file(bad_files['anim']), 'age', '', None, api_name='/analyze')
     assert any('first frame' in w for w in answer['warnings'])
 
+def test_upload_size_limit(app, tmp_path):
+    "Uploads over DEMO_MAX_FILE_SIZE (15 MB) are refused before they reach a handler."
+    from gradio_client import handle_file
+    _, client = app
+    big = tmp_path / 'big.png'; big.write_bytes(os.urandom(16 * 2 ** 20))
+    with pytest.raises(Exception, match='maximum file size'): client.predict(handle_file(str(big)), 'age', '', None, api_name='/analyze')
+
 # ---------- the page in a real browser ----------
 
 def _chromium():
