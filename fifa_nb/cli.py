@@ -355,6 +355,6 @@ def _cmd_annotate(args):
 
 def _cmd_demo(args):
     from fifa_nb.demo import launch_demo
-    print(f'fifa_nb demo: loading the model and starting the app on http://{args.host}:{args.port} (Ctrl-C stops it)', file=sys.stderr)
+    print(f'fifa_nb demo: loading the model ...', file=sys.stderr)
     launch_demo(args.checkpoint, port=args.port, host=args.host, open_browser=args.open)
 

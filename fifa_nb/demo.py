@@ -496,7 +496,7 @@ def handle_annotate(real, fake, rule:str=None, sample:str=None, backend:str='aut
           '\n'.join(f'{i + 1}. {s.phrase} -> `{s.concept}`' for i, s in enumerate(segs)))
     return heat, pic, highlight_segments(ann.plain_text, [s.phrase for s in segs]), md, ann.to_dict()
 
-# %% ../nbs/13_demo.ipynb #9518ec0b
+# %% ../nbs/13_demo.ipynb #81583b82
 def _gradio():
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')   # no calls home
     import gradio as gr
@@ -620,6 +620,11 @@ def launch_demo(checkpoint=None, # checkpoint folder; None: the shipped `small` 
                ):
     "Launch the demo locally (never a public share link)."
     demo = build_demo(checkpoint, model)
-    demo.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser, prevent_thread_lock=not block,
-                max_file_size=DEMO_MAX_FILE_SIZE, show_error=True, quiet=not block, footer_links=[])
+    demo.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser, prevent_thread_lock=True,
+                max_file_size=DEMO_MAX_FILE_SIZE, show_error=True, quiet=True, footer_links=[])
+    if block:
+        print(f'fifa_nb demo: running on {demo.local_url} (local only, offline); Ctrl-C stops it', flush=True)
+        try: demo.block_thread()
+        except KeyboardInterrupt: pass
+        finally: demo.close()
     return demo
