@@ -193,3 +193,41 @@ def test_browser_pick_a_sample_and_analyze(app, tmp_path):
     # on the masks' pixels the page shows the painted picture (up to lossy compression), not the plain face
     assert err(shown, expected) < err(shown, plain) / 3, (err(shown, expected), err(shown, plain))
     assert shot.stat().st_size > 20_000
+
+# ---------- under load ----------
+
+def _burst(url, picture, n, clients=4):
+    "n Analyze requests at once; (answers, error messages)."
+    from concurrent.futures import ThreadPoolExecutor
+    from gradio_client import Client, handle_file
+    conns = [Client(url, verbose=False) for _ in range(clients)]
+    def one(i):
+        try: return conns[i % clients].predict(handle_file(picture), 'age', '', None, api_name='/analyze')[3], None
+        except Exception as e: return None, str(e)
+    with ThreadPoolExecutor(n) as pool: results = list(pool.map(one, range(n)))
+    return [a for a, _ in results if a is not None], [e for _, e in results if e is not None]
+
+def test_twenty_concurrent_requests_complete(app, tmp_path):
+    "20 uploads at once through gradio_client: every one is answered, and the answers agree (one worker, queued)."
+    demo, _ = app
+    picture = tmp_path / 'upload.png'; shutil.copy(D.sample_file(SAMPLE), picture)
+    answers, errors = _burst(demo.local_url, str(picture), 20)
+    assert not errors and len(answers) == 20
+    assert len({(a['verdict'], a['text']) for a in answers}) == 1      # the same picture, the same answer, whatever the order
+
+class _SlowModel:
+    "The shipped model, one second slower per answer: keeps the worker busy so the queue fills up."
+    def __init__(self, model): self.model = model
+    def analyze(self, *args, **kwargs):
+        import time; time.sleep(1.0); return self.model.analyze(*args, **kwargs)
+    def __getattr__(self, name): return getattr(self.model, name)
+
+def test_the_queue_is_bounded(tmp_path):
+    "With 2 places in the queue and 1 worker, 10 requests at once: the surplus is refused at once, not held in memory."
+    demo = D.launch_demo(port=None, block=False, model=_SlowModel(D.load_model()), queue_size=2)
+    try:
+        picture = tmp_path / 'upload.png'; shutil.copy(D.sample_file(SAMPLE), picture)
+        answers, errors = _burst(demo.local_url, str(picture), 10, clients=10)
+    finally: demo.close()
+    assert errors and all('queue is full' in e.lower() for e in errors), errors
+    assert 1 <= len(answers) <= 5 and len(answers) + len(errors) == 10, (len(answers), errors)
