@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, load_image, atomic_write_json
-from .masks import rle_encode, rle_decode, mask_iou, mask_to_box
+from .core import FifaError, load_image, atomic_write_json, read_json, _short
+from .masks import as_mask, rle_encode, rle_decode, mask_iou, mask_to_box
 from .show import show_image, palette_color
 from .concepts import FICT, select_concepts
 from .regions import concept_map, concept_coverage
@@ -335,19 +335,33 @@ def write_explanation(named, # list of (concept name, findings) in the order to 
         parts.append(link + sentence[0].lower() + sentence[1:] if link else _cap_tag(sentence))
     return ' '.join(parts)
 
-_AGE_PHRASE = re.compile(r'<p>(.*?)</p>\s*\[SEG\]', re.S)
+_AGE_PHRASE = re.compile(r'<p>(.*?)</p>\s*\[SEG\]', re.S)   # a grounded phrase (the definition; `age_phrases` finds these faster)
+_AGE_END = re.compile(r'</p>\s*\[SEG\]')
+
+def _check_text(text):
+    if not isinstance(text, str): raise FifaError(f'An AGE text must be a string, got {type(text).__name__}.')
 
 def age_phrases(text) -> list:
     "The grounded phrases of an AGE text, in order, each with the FICT concept it names (or None)."
-    res = []
-    for m in _AGE_PHRASE.finditer(text):
-        node = FICT.lookup(m.group(1))
-        res.append((m.group(1), node.name if node is not None else None))
+    _check_text(text)
+    # exactly the matches of _AGE_PHRASE.finditer(text), in linear time: the regex rescans the rest of the text for
+    # every <p> that is never closed, so a hostile text of 90 kB of '<p>' took 11 s (1 MB: about 20 minutes)
+    ends, res, pos, j = list(_AGE_END.finditer(text)), [], 0, 0
+    while (start := text.find('<p>', pos)) >= 0:
+        while j < len(ends) and ends[j].start() < start + 3: j += 1   # the first '</p> [SEG]' after this '<p>'
+        if j == len(ends): break
+        phrase = text[start + 3:ends[j].start()]
+        node = FICT.lookup(phrase)
+        res.append((phrase, node.name if node is not None else None))
+        pos = ends[j].end()
     return res
 
 def plain_text(text) -> str:
     "An AGE text without its markup (the TOE form)."
-    return re.sub(r'\s+', ' ', re.sub(r'\s*\[SEG\]', '', text).replace('<p>', '').replace('</p>', '')).strip()
+    _check_text(text)
+    pieces = text.split('[SEG]')   # each [SEG] goes with the spaces before it (the regex \s*\[SEG\] is quadratic on long runs of spaces)
+    text = ''.join(p.rstrip() for p in pieces[:-1]) + pieces[-1]
+    return re.sub(r'\s+', ' ', text.replace('<p>', '').replace('</p>', '')).strip()
 
 # %% ../nbs/04_annotator.ipynb #6a602b13
 @dataclass
@@ -356,6 +370,25 @@ class AgeSegment:
     phrase: str
     concept: str
     mask: np.ndarray
+
+_ANNOTATION_FIELDS = ('verdict', 'artifact_mask', 'concepts', 'concept_masks', 'coverage', 'cues', 'findings', 'text', 'rule', 'threshold')
+
+def _is_number(x): return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+def _check_record(d):
+    "Raise a FifaError naming the first field of an annotation record that has the wrong type."
+    pairs = lambda v, first: isinstance(v, (list, tuple)) and len(v) == 2 and first(v[0]) and _is_number(v[1])
+    checks = [('verdict', d['verdict'] in ('fake', 'real'), "'fake' or 'real'"), ('text', isinstance(d['text'], str), 'a string'),
+              ('rule', isinstance(d['rule'], str), 'a string'), ('threshold', _is_number(d['threshold']), 'a number'),
+              ('concepts', isinstance(d['concepts'], list) and all(isinstance(c, str) for c in d['concepts']), 'a list of concept names'),
+              *((k, isinstance(d[k], dict), 'an object') for k in ('concept_masks', 'coverage', 'cues', 'findings')),
+              *((k, d.get(k) is None or isinstance(d[k], str), 'a string or null') for k in ('family', 'method', 'real_id', 'fake_id')),
+              ('rewritten', isinstance(d.get('rewritten', False), bool), 'true or false')]
+    checks += [('coverage', all(pairs(v, _is_number) for v in d['coverage'].values()), 'an object of [share, share] pairs'),
+               ('findings', all(isinstance(v, list) and all(pairs(f, lambda k: isinstance(k, str)) for f in v) for v in d['findings'].values()),
+                'an object of [[kind, strength], ...] lists')] if checks[5][1] and checks[6][1] and checks[8][1] else []
+    for name, ok, what in checks:
+        if not ok: raise FifaError(f"The annotation's field {name!r} must be {what}, got {_short(repr(d.get(name)), 80)}.")
 
 @dataclass(eq=False)
 class Annotation:
@@ -397,22 +430,24 @@ class Annotation:
                     text=self.text, rewritten=self.rewritten)
     @classmethod
     def from_dict(cls, d):
+        "An Annotation from a `to_dict` record, every field checked: records come from files anyone may have written."
         if not isinstance(d, dict) or d.get('format') != 'fifa_nb.annotation/1':
             raise FifaError("Not a fifa_nb annotation (expected a dict with format 'fifa_nb.annotation/1').")
-        try:
-            return cls(verdict=d['verdict'], artifact_mask=rle_decode(d['artifact_mask']), concepts=list(d['concepts']),
-                       concept_masks={k: rle_decode(v) for k, v in d['concept_masks'].items()},
-                       coverage={k: tuple(v) for k, v in d['coverage'].items()}, cues=d['cues'],
-                       findings={k: [tuple(f) for f in v] for k, v in d['findings'].items()}, text=d['text'],
-                       rule=d['rule'], threshold=d['threshold'], family=d.get('family'), method=d.get('method'),
-                       real_id=d.get('real_id'), fake_id=d.get('fake_id'), rewritten=d.get('rewritten', False))
-        except KeyError as e: raise FifaError(f'The annotation lacks the field {e.args[0]!r}.') from None
+        missing = [k for k in _ANNOTATION_FIELDS if k not in d]
+        if missing: raise FifaError(f'The annotation lacks the field {missing[0]!r}.')
+        _check_record(d)
+        artifact = rle_decode(d['artifact_mask'], 'artifact_mask')
+        masks = {k: as_mask(rle_decode(v, f'concept mask {k!r}'), artifact.shape, f'concept mask {k!r}') for k, v in d['concept_masks'].items()}
+        unmasked = [p for p, c in age_phrases(d['text']) if c not in masks]
+        if unmasked: raise FifaError(f"The annotation's text grounds the phrase {_short(repr(unmasked[0]))}, but no concept mask belongs to it.")
+        return cls(verdict=d['verdict'], artifact_mask=artifact, concepts=list(d['concepts']), concept_masks=masks,
+                   coverage={k: tuple(v) for k, v in d['coverage'].items()}, cues=d['cues'],
+                   findings={k: [tuple(f) for f in v] for k, v in d['findings'].items()}, text=d['text'],
+                   rule=d['rule'], threshold=d['threshold'], family=d.get('family'), method=d.get('method'),
+                   real_id=d.get('real_id'), fake_id=d.get('fake_id'), rewritten=d.get('rewritten', False))
     def to_json(self, path, overwrite=False): atomic_write_json(path, self.to_dict(), overwrite=overwrite)
     @classmethod
-    def from_json(cls, path):
-        import json
-        try: return cls.from_dict(json.loads(Path(path).read_text()))
-        except json.JSONDecodeError as e: raise FifaError(f'{path} is not valid JSON: {e}') from None
+    def from_json(cls, path): return cls.from_dict(read_json(path, 'annotation file'))
 
     def __repr__(self):
         return (f'Annotation({self.verdict}, rule={self.rule}, artifact {int(self.artifact_mask.sum())} px, '

@@ -106,7 +106,7 @@ def _cmd_build_data(args):
     # finished shards
     with _StopSignals() as stop:
         try: m = build_dataset(args.out, n=args.n, seed=args.seed, num_proc=args.num_proc, overwrite=args.force, size=args.size,
-                               progress=not args.quiet)
+                               shard_items=args.shard_items, progress=not args.quiet)
         except BaseException:
             if not stop.stopped: raise
             print(f'\nfifa_nb build-data: stopped; run the same command again to continue from the finished shards in {args.out}.',
@@ -121,15 +121,30 @@ def _cmd_build_data(args):
           f"{sum(d['failed_items'] for d in sp.values())} items failed; mean IoU with the ground truth {sum(ious) / max(len(ious), 1):.2f}")
     print(f"load: datasets.load_from_disk('{m['out_dir']}/arrow'), or fifa_nb.dataset.load_fifa11('{m['out_dir']}')")
 
+def _cmd_annotate_folder(args):
+    from fifa_nb.batch import annotate_folder
+    source = (args.folder, args.fake_folder) if args.fake_folder else args.folder
+    with _StopSignals() as stop:
+        try: s = annotate_folder(source, args.out, rule=args.rule, force=args.force, progress=not args.quiet, backend=args.backend)
+        except BaseException:
+            if not stop.stopped: raise
+            print(f'\nfifa_nb annotate-folder: stopped; run the same command again to continue (finished pairs are kept in {args.out}).',
+                  file=sys.stderr)
+            raise SystemExit(128 + stop.stopped[0]) from None
+    print(f"{s['annotated']} of {s['pairs']} pairs annotated (rule {s['rule']}) in {args.out}; {s['failed']} failed"
+          + (':' if s['failed'] else ''))
+    for name, why in s['errors'].items(): print(f'  {name}: {why}')
+    print(f"summary: {Path(args.out) / 'summary.json'}")
+
 def _cmd_train(args):
     from fifa_nb.dataset import load_fifa11
-    from fifa_nb.train import TrainConfig, train, checkpoints
+    from fifa_nb.train import TrainConfig, train, checkpoints, read_train_config
     data = load_fifa11(args.data)['train']
     over = {k: getattr(args, k) for k in ('steps', 'batch_size', 'grad_accum', 'lr', 'warmup', 'schedule', 'seed', 'save_every',
                                            'log_every', 'max_minutes', 'mixed_precision', 'variant') if getattr(args, k) is not None}
     config = TrainConfig(preset=args.preset, **over)
     if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
-        saved = json.loads((Path(args.out) / 'train_config.json').read_text()) if (Path(args.out) / 'train_config.json').exists() else None
+        saved = read_train_config(args.out).to_dict() if (Path(args.out) / 'train_config.json').exists() else None
         if saved is not None: config = TrainConfig(**{**saved, **{k: v for k, v in over.items() if k in ('steps', 'save_every', 'log_every', 'max_minutes')}})
     print(f'fifa_nb train: {len(data)} training samples from {args.data}; preset {config.preset}, {config.steps} steps of '
           f'{config.batch_size} x {config.grad_accum}; run folder {args.out}', file=sys.stderr)
@@ -213,6 +228,20 @@ def _parser():
     n.add_argument('--out', help='write the annotation (.json) or a picture of it (.png, .jpg, .pdf, .svg)')
     n.add_argument('--force', action='store_true', help='overwrite --out if it exists')
     n.set_defaults(func=_cmd_annotate)
+    f = sub.add_parser('annotate-folder', help='the FiFa-Annotator on every (real, fake) pair of a folder; resumable',
+                       description='Annotate every pair of a folder of NAME_real.EXT + NAME_fake.EXT files (or of two folders REAL '
+                                   'and FAKE holding NAME.EXT in both): one OUT/NAME.json per pair, written atomically, and '
+                                   'OUT/summary.json last. A pair that fails is recorded in the summary; the others go on. Killed or '
+                                   'stopped, the same command continues where it stopped; annotations it did not make are never '
+                                   'replaced without --force.')
+    f.add_argument('folder', help='the folder of pairs (NAME_real.png + NAME_fake.png), or the folder of real pictures')
+    f.add_argument('fake_folder', nargs='?', help='the folder of fake pictures, when the real ones are in FOLDER (same names)')
+    f.add_argument('--out', required=True, help='output folder for NAME.json and summary.json')
+    f.add_argument('--rule', choices=['top5', 'otsu', 'noise', 'hysteresis'], help='artifact threshold rule (default hysteresis)')
+    f.add_argument('--backend', default='auto', choices=['auto', 'dlib', 'mediapipe', 'opencv'], help='landmark backend')
+    f.add_argument('--force', action='store_true', help='annotate every pair again, replacing what is in --out')
+    f.add_argument('--quiet', action='store_true', help='no progress bar')
+    f.set_defaults(func=_cmd_annotate_folder)
     c = sub.add_parser('concepts', help='render the FICT concepts of a face to a picture',
                        description='Render the Facial Image Concept Tree (coarse, mid, fine) of a face to a picture file.')
     c.add_argument('image', help=f'an image file, or a sample name ({", ".join(sample_names())})')
@@ -235,6 +264,7 @@ def _parser():
     b.add_argument('--seed', type=int, default=0, help='decides everything; default 0')
     b.add_argument('--num-proc', type=int, default=1, help='worker processes; default 1')
     b.add_argument('--size', type=int, default=256, help='side of the stored face crops in pixels; default 256')
+    b.add_argument('--shard-items', type=int, default=32, help='images per shard, the unit an interrupted build keeps; default 32')
     b.add_argument('--force', action='store_true', help='replace a finished dataset (or an unfinished one with other settings) in --out')
     b.add_argument('--quiet', action='store_true', help='no progress bars')
     b.set_defaults(func=_cmd_build_data)
@@ -288,6 +318,10 @@ def main(argv=None):
         args.func(args)
     except FifaError as e:
         print(f'fifa_nb {args.command}: error: {e}', file=sys.stderr); return 1
+    except OSError as e:   # the file system said no: a name too long, no permission, a full disk, ...
+        name = str(e.filename) if e.filename is not None else ''
+        name = name if len(name) <= 80 else name[:60] + '...' + name[-17:]
+        print(f'fifa_nb {args.command}: error: {e.strerror or e}' + (f': {name!r}' if name else ''), file=sys.stderr); return 1
     return 0
 
 # %% ../nbs/90_cli.ipynb #77d8c170

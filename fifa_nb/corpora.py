@@ -21,7 +21,7 @@ import numpy as np
 import cv2
 from PIL import Image
 
-from .core import FifaError, load_image
+from .core import FifaError, ImageError, load_image, max_pixels_limit, read_json, _short
 from .masks import rle_encode, mask_iou
 from .show import overlay_masks, palette_color
 from .concepts import FICT
@@ -49,7 +49,10 @@ def _corpus_root(root, name, layout='the *_layout() function'):
 
 def _check_inside(root, path, source=None):
     "`path` if, with every symbolic link followed, it lies inside `root`; else `CorpusPathError`."
-    real = Path(path).resolve()
+    try: real = Path(path).resolve()
+    except (OSError, ValueError, RuntimeError) as e:   # a NUL byte, a name too long, a loop of links
+        raise CorpusPathError(f"{_short(repr(str(path)))}{f' (named in {source})' if source else ''} is not a usable path "
+                              f"({type(e).__name__}: {_short(str(e))}).") from None
     if not real.is_relative_to(root):
         where = f" (named in {source})" if source else ""
         raise CorpusPathError(f"{str(path)!r}{where} leads to {str(real)!r}, outside the corpus folder {str(root)!r}. "
@@ -71,14 +74,8 @@ def _inside(root, relative, source=None):
 
 # %% ../nbs/06_corpora.ipynb #9215a487
 def _read_json(path, what='file'):
-    "Parse the JSON file `path`, or raise a `CorpusError` naming it."
-    path = Path(path)
-    if not path.is_file(): raise CorpusError(f"The {what} {str(path)!r} is missing.")
-    try: return json.loads(path.read_text(encoding='utf-8'))
-    except UnicodeDecodeError as e: raise CorpusError(f"The {what} {str(path)!r} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
-    except json.JSONDecodeError as e:
-        raise CorpusError(f"The {what} {str(path)!r} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
-                          "Was it cut short while downloading? Fetch it again.") from None
+    "Parse the JSON file `path`, or raise a `CorpusError` naming it (missing, not UTF-8, cut short, too deep or too big)."
+    return read_json(path, what, error=CorpusError)
 
 def _read_csv(path, required, what='CSV file'):
     "Rows of the CSV file `path` (dicts), checking that the header has the `required` columns."
@@ -182,6 +179,12 @@ def read_video_frames(path, # a video file (anything OpenCV's FFmpeg backend dec
         if not cap.isOpened():
             raise CorpusError(f"OpenCV can not open the video {str(path)!r}: it is corrupt, truncated or not a video. "
                               "Download or copy it again.")
+        size = [cap.get(p) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)]
+        width, height = (int(v) if np.isfinite(v) else 0 for v in size)
+        if width * height > (limit := max_pixels_limit()):   # a header declaring huge frames: refused before decoding them
+            raise CorpusError(f"The video {str(path)!r} has {width}x{height} frames = {width * height:,} pixels each, more than "
+                              f"max_pixels={limit:,}. If you trust it, raise the limit with fifa_nb.core.set_max_pixels(...) "
+                              "or the environment variable FIFA_NB_MAX_PIXELS.")
         index, kept = 0, 0
         while max_frames is None or kept < max_frames:
             if not cap.grab(): break
@@ -547,9 +550,15 @@ _DDVQA_KEY = re.compile(r'^(\d+)_(\d+(?:_\d+)?)$')
 _DDVQA_PART = re.compile(r"(?:the person's|the) ([a-z ]+?) looks? (?:real|fake)", re.I)
 _VERDICT = re.compile(r'\blooks? (real|fake)\b', re.I)
 
+_LOOKS = re.compile(r' looks? (?:real|fake)', re.I)
+
 def _ddvqa_part(question):
-    m = _DDVQA_PART.search(question)
-    if not m: return None, None
+    # _DDVQA_PART.search(question) would do, but it is quadratic: a 30 kB question of 'the the the ...' took 2 s. So it
+    # only runs on a window of 100 characters before each "look(s) real/fake" (a part is named in a few words)
+    for look in _LOOKS.finditer(question):
+        m = _DDVQA_PART.search(question[max(0, look.start() - 100):look.end()])
+        if m: break
+    else: return None, None
     part = m.group(1).strip().lower()
     concept = FICT.lookup(part)
     return part, concept.name if concept is not None else None
@@ -573,7 +582,7 @@ def parse_ddvqa(data, # the parsed content of one DD-VQA JSON file
         image_path = None
         if image_root is not None:
             try: rel = image_pattern.format(**fields)
-            except (KeyError, IndexError, ValueError) as e:
+            except (KeyError, IndexError, ValueError, AttributeError) as e:
                 raise FifaError(f"image_pattern {image_pattern!r} can not be filled ({e}); it may use {{{'}, {'.join(fields)}}}.") from None
             image_path = _inside(image_root, rel, f'{source}, key {key!r}')
         if not isinstance(questions, dict): raise CorpusError(f"{source}: the value of {key!r} must be an object of questions.")
@@ -663,8 +672,8 @@ def celebamask_parsing(root, # your CelebAMask-HQ folder
         path = celebamask_part_path(root, image_id, part)
         if not path.is_file(): continue
         _check_inside(root, path)
-        try: mask = np.asarray(Image.open(path).convert('L')) > 0
-        except Exception as e: raise CorpusError(f"The mask {str(path)!r} can not be read ({type(e).__name__}): it is corrupt.") from None
+        try: mask = load_image(path, min_side=1).max(axis=2) > 0   # load_image: the pixel limit and every check of a file from outside
+        except ImageError as e: raise CorpusError(f"The mask {str(path)!r} can not be read: it is corrupt or refused ({e})") from None
         if labels is None: labels, shape, first = np.zeros(mask.shape, np.uint8), mask.shape, path
         elif mask.shape != shape:
             raise CorpusError(f"The mask {str(path)!r} is {mask.shape[1]}x{mask.shape[0]} but {str(first)!r} is {shape[1]}x{shape[0]}.")
@@ -676,7 +685,7 @@ def celebamask_parsing(root, # your CelebAMask-HQ folder
     if size is None:
         image_path = _celebamask_image_path(root, image_id)
         if not image_path.is_file(): raise CorpusError(f"The image {str(image_path)!r} is missing (needed for the map's size; pass size=).")
-        with Image.open(image_path) as im: size = (im.height, im.width)
+        size = load_image(_check_inside(root, image_path)).shape[:2]
     h, w = int(size[0]), int(size[1])
     return labels if (h, w) == labels.shape else cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
 
@@ -710,17 +719,19 @@ def celebamask_ids(root, # your CelebAMask-HQ folder
     root = _corpus_root(root, 'CelebAMask-HQ', 'celebamask_layout()')
     folder = root / 'CelebA-HQ-img'
     if not folder.is_dir(): raise CorpusError(f"The image folder {str(folder)!r} is missing; is {str(root)!r} the CelebAMask-HQ folder?")
-    ids = sorted(int(p.stem) for p in folder.glob('*.jpg') if p.stem.isdigit())
+    ids = sorted(int(p.stem) for p in folder.glob('*.jpg') if p.stem.isascii() and p.stem.isdigit())   # '²'.isdigit() is True too
     if split is None: return ids
     if split not in _CELEBA_SPLITS: raise FifaError(f"split must be None, 'train', 'val' or 'test', got {split!r}.")
     mapping = root / 'CelebA-HQ-to-CelebA-mapping.txt'
     if not mapping.is_file(): raise CorpusError(f"The mapping file {str(mapping)!r} is missing; it is needed to split by CelebA index.")
     lo, hi = _CELEBA_SPLITS[split]
     original = {}
-    for n, line in enumerate(mapping.read_text(encoding='utf-8').splitlines()[1:], start=2):
+    try: text = mapping.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise CorpusError(f"The mapping file {str(mapping)!r} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
+    for n, line in enumerate(text.splitlines()[1:], start=2):
         cols = line.split()
         if not cols: continue
-        if len(cols) < 2 or not cols[0].isdigit() or not cols[1].isdigit():
+        if len(cols) < 2 or not all(c.isascii() and c.isdigit() for c in cols[:2]):
             raise CorpusError(f"Line {n} of {str(mapping)!r} is not 'idx orig_idx orig_file': {line[:60]!r}.")
         original[int(cols[0])] = int(cols[1])
     return [k for k in ids if k in original and lo <= original[k] < hi]

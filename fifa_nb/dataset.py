@@ -5,19 +5,20 @@
 # %% auto #0
 __all__ = ['SPLITS', 'OOD_METHODS', 'HELD_OUT_SHARE', 'REAL_SHARE', 'VARIANT_KIND_CHANCE', 'DEFAULT_SIZE', 'SHARD_ITEMS',
            'DATASET_FORMAT', 'MIN_ITEMS', 'plan_identities', 'plan_items', 'make_identities', 'build_item',
-           'sample_features', 'build_dataset', 'load_fifa11']
+           'sample_features', 'build_dataset', 'file_digests', 'verify_digests', 'load_fifa11']
 
 # %% ../nbs/05a_dataset.ipynb #04ffdcf0
 import functools, io, json, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, sample_faces
+from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, read_json, sample_faces
 from .landmarks import Landmarks
 from .forgery import FORGERY_METHODS, make_forgery, postprocess, random_postprocess
 from .variants import VARIANT_KINDS, innocent_edit, make_identity_variant
 from .annotator import annotate
 from .tasks import TASKS, AnnotatedImage, Sample, encode_png, task_samples
+from .batch import UnsafePathError, check_inside, inside_root
 
 # %% ../nbs/05a_dataset.ipynb #3e1ac6bc
 SPLITS = ('train', 'val', 'test', 'test_ood')
@@ -96,6 +97,7 @@ def make_identities(plan_ids:list, folder, progress:bool=True):
     "Make and save every planned identity that is not saved yet."
     from tqdm.auto import tqdm
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for debris in folder.glob('.*.npz.*.tmp'): debris.unlink()   # a write cut short by a kill
     todo = [e for e in plan_ids if not (folder / f"{e['key']}.npz").exists()]
     faces = {f.name: f for f in sample_faces()} if todo else {}
     for e in tqdm(todo, desc='identities', disable=not progress or not todo):
@@ -112,7 +114,7 @@ def build_item(item:dict, # one entry of `plan_items`
                attempts:int=3, # seeds to try before giving up on a forgery
               ) -> list:
     "The samples of one planned item (an empty list when its forgery failed `attempts` times)."
-    image, lm0, info = _load_identity(str(Path(identity_dir) / f"{item['identity']}.npz"))
+    image, lm0, info = _load_identity(str(inside_root(identity_dir, f"{item['identity']}.npz", 'the build plan')))
     for attempt in range(attempts):
         s = (int(item['seed']) + 7919 * attempt) % 2 ** 31
         try:
@@ -124,7 +126,7 @@ def build_item(item:dict, # one entry of `plan_items`
             if item['kind'] == 'fake':
                 donor = None
                 if item['donor']:
-                    d_image, d_lm, d_info = _load_identity(str(Path(identity_dir) / f"{item['donor']}.npz"))
+                    d_image, d_lm, d_info = _load_identity(str(inside_root(identity_dir, f"{item['donor']}.npz", 'the build plan')))
                     donor, meta['donor'] = (d_image, d_lm, d_info['variant_id']), d_info['variant_id']
                 f = make_forgery(base, lm, item['method'], donor=donor, seed=s, postprocess=pp)
                 ann = _annotate(f.real, f.fake, lm, family=f.family, method=f.method, seed=s)
@@ -173,15 +175,39 @@ def _config(n, seed, size, shard_items):
     return dict(format=DATASET_FORMAT, n=n, seed=seed, size=size, shard_items=shard_items, methods=sorted(FORGERY_METHODS),
                 ood_methods=list(OOD_METHODS), real_share=round(REAL_SHARE, 4), held_out_share=HELD_OUT_SHARE)
 
+def _plan(config):
+    "The whole plan of a build: a function of its settings alone."
+    identities = plan_identities(config['n'], config['seed'])
+    return dict(config=config, identities=identities, items=plan_items(config['n'], config['seed'], identities))
+
+def _only_debris(folder) -> bool:
+    "Whether `folder` holds nothing but what a build killed before saving its plan leaves: folders and hidden temporary files."
+    return all(p.is_dir() and not p.is_symlink() and _only_debris(p) or p.name.startswith('.') and p.name.endswith('.tmp')
+               for p in folder.iterdir())
+
+def _read_plan(plan_file, config):
+    "The saved plan, if it is exactly the plan of `config` (a plan changed by hand, or by another version, is refused)."
+    try: plan = read_json(plan_file, 'build plan')
+    except FifaError as e: raise FifaError(f'{e} Pass overwrite=True (--force) to start the build over.') from None
+    if not isinstance(plan, dict) or plan.get('config') != config: return plan
+    if plan != _plan(config):
+        raise FifaError(f'{plan_file} is not the plan these settings give (changed by hand, or written by another fifa_nb version); '
+                        'pass overwrite=True (--force) to start the build over.')
+    return plan
+
 def _prepare(out, config, overwrite):
     "Check the output folder; return the saved plan when resuming, else None."
-    manifest, plan_file = out / 'fifa11.json', out / '_work' / 'plan.json'
+    manifest, work = out / 'fifa11.json', out / '_work'
+    plan_file = work / 'plan.json'
     if out.exists() and not out.is_dir(): raise FifaError(f'{out} is a file; give build_dataset a folder.')
     if not out.exists() or not any(out.iterdir()): return None
+    if not manifest.exists() and not plan_file.exists() and [p.name for p in out.iterdir()] == ['_work'] and _only_debris(work):
+        shutil.rmtree(work); return None   # killed before the plan was saved: nothing to keep
     if manifest.exists():
+        if work.is_dir(): shutil.rmtree(work)   # a finished build killed while removing its work folder
         if not overwrite: raise OutputExistsError(f'{out} already holds a FiFa-11 dataset; pass overwrite=True (--force) to build it again.')
     elif plan_file.exists():
-        plan = json.loads(plan_file.read_text())
+        plan = _read_plan(plan_file, config)
         if plan['config'] == config: return plan
         if not overwrite:
             diff = {k: (plan['config'].get(k), v) for k, v in config.items() if plan['config'].get(k) != v}
@@ -194,7 +220,7 @@ def _prepare(out, config, overwrite):
 def _assemble(out, work, n_shards):
     "Join the shards into splits; write Arrow and Parquet; return the counts."
     ds = _datasets()
-    full = ds.concatenate_datasets([ds.load_from_disk(str(work / 'shards' / f'{k:05d}')) for k in range(n_shards)])
+    full = ds.concatenate_datasets([ds.load_from_disk(str(check_inside(work, work / 'shards' / f'{k:05d}'))) for k in range(n_shards)])
     cols = full.select_columns(['task', 'split', 'labels', 'meta']).to_dict()
     splits = ds.DatasetDict({s: full.select([i for i, x in enumerate(cols['split']) if x == s]) for s in SPLITS})
     for name in ('arrow', 'parquet'): shutil.rmtree(out / f'.{name}.tmp', ignore_errors=True)
@@ -241,8 +267,7 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
     say = print if progress else (lambda *a, **k: None)
     plan = _prepare(out, config, overwrite)
     if plan is None:
-        identities = plan_identities(n, seed)
-        plan = dict(config=config, identities=identities, items=plan_items(n, seed, identities))
+        plan = _plan(config)
         work.mkdir(parents=True, exist_ok=True)
         atomic_write_json(work / 'plan.json', plan)
     else: say(f'resuming the unfinished build in {out}')
@@ -279,19 +304,80 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
                     shards_built=len(todo), seconds=round(time.perf_counter() - t0, 1), num_proc=num_proc,
                     splits=_summary(cols, plan), samples=len(cols['task']),
                     files=dict(arrow='arrow', parquet={s: f'parquet/{s}.parquet' for s in SPLITS}),
-                    identities={i['key']: i for i in plan['identities']})
+                    identities={i['key']: i for i in plan['identities']}, digests=file_digests(out))
     atomic_write_json(out / 'fifa11.json', manifest)
     shutil.rmtree(work)
     return manifest
 
+def file_digests(out) -> dict:
+    "Size and sha256 of every file of the finished Arrow and Parquet folders, by relative path (kept in fifa11.json)."
+    from fifa_nb.model import file_sha256
+    out = Path(out)
+    return {str(p.relative_to(out)): dict(size=p.stat().st_size, sha256=file_sha256(p))
+            for name in ('arrow', 'parquet') for p in sorted((out / name).rglob('*')) if p.is_file()}
+
+def verify_digests(out, manifest:dict, prefix:str, full:bool=True):
+    "Check the files under `prefix` against the digests in the manifest: a damaged, cut-short or missing file is a FifaError."
+    digests = manifest.get('digests')
+    if digests is None: return   # built before digests were recorded
+    if not isinstance(digests, dict): raise FifaError(f'{out}/fifa11.json: digests must be an object.')
+    from fifa_nb.model import file_sha256
+    fix = f'The dataset is damaged: build it again (`fifa_nb build-data --out {out} ... --force`) or copy it again from its source.'
+    for rel, d in digests.items():
+        if not str(rel).startswith(prefix + '/'): continue
+        path = inside_root(out, rel)
+        if not isinstance(d, dict) or not isinstance(d.get('size'), int) or not isinstance(d.get('sha256'), str):
+            raise FifaError(f'{out}/fifa11.json: the digest of {rel!r} is malformed.')
+        if not path.is_file(): raise FifaError(f'{out}/{rel} is missing. {fix}')
+        if path.stat().st_size != d['size']: raise FifaError(f'{out}/{rel} is {path.stat().st_size:,} bytes, not {d["size"]:,}. {fix}')
+        if full and file_sha256(path) != d['sha256']: raise FifaError(f'{out}/{rel} does not match its sha256 in fifa11.json. {fix}')
+
+def _check_arrow_folder(out):
+    "Every file an Arrow DatasetDict folder names (its splits, their data files) must lie inside the dataset folder."
+    arrow = check_inside(out, out / 'arrow')
+    splits = read_json(inside_root(out, 'arrow/dataset_dict.json'), 'list of splits', max_bytes=2 ** 20)
+    splits = splits.get('splits', []) if isinstance(splits, dict) else splits
+    if sorted(splits) != sorted(SPLITS): raise FifaError(f'{arrow}/dataset_dict.json names the splits {splits}, not {list(SPLITS)}.')
+    for s in SPLITS:
+        state = read_json(inside_root(arrow, f'{s}/state.json'), f'state of split {s}', max_bytes=2 ** 20)
+        files = state.get('_data_files') if isinstance(state, dict) else None
+        if not isinstance(files, list) or not files: raise FifaError(f'{arrow}/{s}/state.json names no data files.')
+        for f in files:
+            name = f.get('filename') if isinstance(f, dict) else None
+            if not isinstance(name, str) or '/' in name or '\\' in name:
+                raise UnsafePathError(f'{arrow}/{s}/state.json names the data file {name!r}: only a plain file name in the split folder is accepted.')
+            inside_root(arrow / s, name, f'{arrow}/{s}/state.json')
+
+def _check_image_paths(splits, where):
+    "Refuse rows whose image is a path to read (instead of stored bytes): a dataset file could point anywhere on the disk."
+    import pyarrow.compute as pc
+    for s, d in splits.items():
+        col = d.data.column('image')
+        by_path = pc.sum(pc.and_(pc.is_null(pc.struct_field(col, 'bytes')), pc.is_valid(pc.struct_field(col, 'path')))).as_py()
+        if by_path: raise UnsafePathError(f'{where}: {by_path} image(s) of split {s} are file paths rather than stored bytes; '
+                                          'FiFa-11 stores every image in the dataset, so this dataset was not written by build_dataset.')
+    return splits
+
 def load_fifa11(out_dir, # a folder written by `build_dataset`
                 source:str='arrow', # 'arrow' (load_from_disk) or 'parquet' (load_dataset("parquet"))
                 cache_dir=None, # where load_dataset may cache the Parquet files (default: the datasets cache)
+                verify:bool=True, # check every file's sha256 against fifa11.json first (about 2 s per GB); sizes are always checked
                ):
-    "The FiFa-11 splits as a `datasets.DatasetDict`; rows become `Sample`s with `Sample.from_dict(row)`."
+    "The FiFa-11 splits as a `datasets.DatasetDict`; rows become `Sample`s with `Sample.from_dict(row)`. Paths never leave `out_dir`."
     ds, out = _datasets(), Path(out_dir).expanduser()
     if not (out / 'fifa11.json').exists(): raise FifaError(f'{out} holds no finished FiFa-11 dataset (no fifa11.json); build it with build_dataset.')
-    if source == 'arrow': return ds.load_from_disk(str(out / 'arrow'))
-    if source == 'parquet':
-        return ds.load_dataset('parquet', data_files={s: str(out / 'parquet' / f'{s}.parquet') for s in SPLITS}, cache_dir=cache_dir)
-    raise FifaError(f"source must be 'arrow' or 'parquet', got {source!r}.")
+    manifest = read_json(check_inside(out, out / 'fifa11.json'), 'dataset manifest', max_bytes=64 * 2 ** 20)
+    if not isinstance(manifest, dict) or manifest.get('format') != DATASET_FORMAT:
+        raise FifaError(f'{out}/fifa11.json is not a FiFa-11 manifest (format {DATASET_FORMAT!r}).')
+    if source not in ('arrow', 'parquet'): raise FifaError(f"source must be 'arrow' or 'parquet', got {source!r}.")
+    verify_digests(out, manifest, source, full=verify)   # a damaged Arrow file can crash pyarrow itself: check before reading
+    try:
+        if source == 'arrow':
+            _check_arrow_folder(out)
+            return _check_image_paths(ds.load_from_disk(str(out / 'arrow')), f'{out}/arrow')
+        files = {s: str(inside_root(out, f'parquet/{s}.parquet')) for s in SPLITS}
+        return _check_image_paths(ds.load_dataset('parquet', data_files=files, cache_dir=cache_dir), f'{out}/parquet')
+    except FifaError: raise
+    except Exception as e:   # the readers' own errors (pyarrow, json, datasets): one message that says what to do
+        raise FifaError(f'{out}/{source} could not be read ({type(e).__name__}: {str(e)[:200]}): the dataset is damaged or '
+                        'incomplete; build it again with build-data, or copy it again.') from None

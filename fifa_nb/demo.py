@@ -69,7 +69,7 @@ class FaceCrop:
     def __repr__(self):
         return f'FaceCrop({self.backend}{" (approximate)" if self.approximate else ""}, box={tuple(int(v) for v in self.box)} of {self.picture_size[1]}x{self.picture_size[0]})'
 
-# %% ../nbs/13_demo.ipynb #a92a7b82
+# %% ../nbs/13_demo.ipynb #2b8086ed
 def _size_check(width, height, max_pixels, min_side):
     if width * height > max_pixels:
         raise ImageError(f'The picture is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of '
@@ -84,8 +84,12 @@ def read_picture(source, # path, bytes, PIL image or array
                 ) -> tuple:
     "The picture as RGB uint8, and notes about what was done to read it (first frame of an animation, 16-bit scaled)."
     notes = []
-    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
-        raise ImageError(f'There is no file at {str(source)!r}.')
+    if isinstance(source, (str, os.PathLike)):
+        try: found = Path(source).is_file()
+        except (OSError, ValueError): found = False   # a name too long for the file system, a NUL byte, ...
+        if not found:
+            shown = repr(str(source)) if len(str(source)) <= 80 else repr(str(source)[:60] + '...' + str(source)[-17:])
+            raise ImageError(f'There is no file at {shown}.')
     if isinstance(source, (str, os.PathLike, bytes, bytearray)):
         from PIL import Image, UnidentifiedImageError
         size = None

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from fastcore.basics import patch_to
 
-from .core import FifaError, atomic_write_json, data_samples_dir, load_image
+from .core import FifaError, atomic_write_json, data_samples_dir, load_image, read_json, _short
 from .show import palette_color
 
 # %% auto #0
@@ -93,6 +93,14 @@ LANDMARKS_FORMAT = "fifa_nb.landmarks/1"  # format tag written into (and require
 
 def _mirror_x(x, width): return width - 1 - x
 
+def _numbers(values, kind):
+    "`values` as a tuple of `kind` (float, or int for whole numbers only), or None if they are not that."
+    if isinstance(values, (str, bytes, dict)): return None
+    try:
+        out = tuple(kind(v) for v in values)
+        return out if kind is not int or all(o == v and not isinstance(v, bool) for o, v in zip(out, values)) else None
+    except (TypeError, ValueError, OverflowError): return None
+
 @dataclass(repr=False, eq=False)
 class Landmarks:
     "The landmarks of one face: pixel coordinates plus the layout that names them."
@@ -105,25 +113,32 @@ class Landmarks:
     n_faces: int = 1               # how many faces the detector found (these landmarks are of the largest)
     score: float | None = None     # the detector's confidence for this face, when it gives one
 
-    def __post_init__(self):
-        if self.layout not in LAYOUTS:
-            raise FifaError(f"Unknown landmark layout {self.layout!r}; known layouts: {', '.join(LAYOUTS)}")
-        pts = np.asarray(self.points, dtype=np.float32)
+    def __post_init__(self):   # every field is checked: landmarks also come from JSON files written by anyone
+        if not isinstance(self.layout, str) or self.layout not in LAYOUTS:
+            raise FifaError(f"Unknown landmark layout {_short(repr(self.layout))}; known layouts: {', '.join(LAYOUTS)}")
         n = LAYOUT_SIZES[self.layout]
+        try:
+            with np.errstate(over='ignore'): pts = np.asarray(self.points, dtype=np.float32)  # too big for float32: inf, refused below
+        except (TypeError, ValueError, OverflowError) as e:
+            raise FifaError(f"Layout {self.layout!r} has {n} points of (x, y), but these are not numbers ({_short(str(e))})") from None
         if pts.shape != (n, 2):
             raise FifaError(f"Layout {self.layout!r} has {n} points of (x, y), got an array of shape {pts.shape}")
         if not np.isfinite(pts).all(): raise FifaError("Landmark coordinates must be finite (found NaN or inf)")
         self.points = pts
-        box = tuple(float(v) for v in self.box)
-        if len(box) != 4 or not np.isfinite(box).all():
-            raise FifaError(f"box must be 4 finite numbers (x0, y0, x1, y1), got {self.box!r}")
+        box = _numbers(self.box, float)
+        if box is None or len(box) != 4 or not np.isfinite(box).all():
+            raise FifaError(f"box must be 4 finite numbers (x0, y0, x1, y1), got {_short(repr(self.box))}")
         self.box = box
         if self.image_size is not None:
-            self.image_size = tuple(int(v) for v in self.image_size)
-            if len(self.image_size) != 2 or min(self.image_size) <= 0:
-                raise FifaError(f"image_size must be (H, W) with positive sides, got {self.image_size!r}")
-        self.n_faces, self.approximate = int(self.n_faces), bool(self.approximate)
-        self.score = None if self.score is None else float(self.score)
+            size = _numbers(self.image_size, int)
+            if size is None or len(size) != 2 or min(size) <= 0:
+                raise FifaError(f"image_size must be (H, W), two whole numbers > 0, got {_short(repr(self.image_size))}")
+            self.image_size = size
+        n_faces, score = _numbers([self.n_faces], int), None if self.score is None else _numbers([self.score], float)
+        if n_faces is None or n_faces[0] < 0: raise FifaError(f"n_faces must be a whole number >= 0, got {_short(repr(self.n_faces))}")
+        if self.score is not None and score is None: raise FifaError(f"score must be a number or None, got {_short(repr(self.score))}")
+        self.n_faces, self.score = n_faces[0], None if score is None else score[0]
+        self.approximate, self.backend = bool(self.approximate), str(self.backend)
 
     def __len__(self): return len(self.points)
 
@@ -206,9 +221,7 @@ def from_dict(cls, d:dict # as written by `to_dict`; unknown keys (e.g. a 'note'
         raise FifaError(f"Not a landmarks record: expected format {LANDMARKS_FORMAT!r}, got {got!r}")
     missing = [k for k in ("layout", "points", "box") if k not in d]
     if missing: raise FifaError(f"Landmarks record lacks {', '.join(missing)}")
-    try: points = np.asarray(d["points"], dtype=np.float32)
-    except (TypeError, ValueError) as e: raise FifaError(f"Landmark points are not a list of (x, y) numbers: {e}") from None
-    return cls(points, d["layout"], box=d["box"], backend=d.get("backend", "unknown"),
+    return cls(d["points"], d["layout"], box=d["box"], backend=d.get("backend", "unknown"),
                approximate=d.get("approximate", False), image_size=d.get("image_size"),
                n_faces=d.get("n_faces", 1), score=d.get("score"))
 
@@ -222,12 +235,9 @@ def to_json(self, path, # file to write
 @patch_to(Landmarks, cls_method=True)
 def from_json(cls, path) -> Landmarks:
     "Read landmarks written by `to_json`, with a clear error for a missing or malformed file."
-    path = Path(path)
-    try: d = json.loads(path.read_text())
-    except FileNotFoundError: raise FifaError(f"Landmark file {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FifaError(f"{path} is not valid JSON: {e}") from None
+    d = read_json(path, 'landmark file')  # missing, not UTF-8, cut short, too deep or too big: a FifaError naming the file
     try: return cls.from_dict(d)
-    except FifaError as e: raise FifaError(f"{path}: {e}") from None
+    except FifaError as e: raise FifaError(f"{_short(str(path))}: {e}") from None
 
 # %% ../nbs/01_landmarks.ipynb #f2dcfa7f
 # one palette colour per part name, the same in every layout

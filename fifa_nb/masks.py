@@ -10,7 +10,7 @@ __all__ = ['as_mask', 'rle_encode', 'rle_decode', 'mask_area', 'mask_iou', 'mask
 import math
 
 import numpy as np
-from .core import BoxError, MaskError
+from .core import BoxError, MaskError, MAX_PIXELS_ENV, max_pixels_limit
 
 # %% ../nbs/00a_masks.ipynb #338ad40a
 def as_mask(
@@ -86,27 +86,40 @@ def rle_encode(
     m = as_mask(mask)
     return {'size': [int(m.shape[0]), int(m.shape[1])], 'counts': _counts_to_string(_run_lengths(m))}
 
+def _whole_counts(counts, name):
+    "A list of whole-number run lengths, or a `MaskError`."
+    try: whole = [int(c) for c in counts]; ok = all(c == v for c, v in zip(counts, whole))
+    except (TypeError, ValueError, OverflowError): ok = False
+    if not ok: raise MaskError(f"{name} 'counts' must be a COCO string or a list of whole numbers, got {type(counts).__name__}.")
+    return whole
+
 def rle_decode(
     rle:dict, # {"size": [H, W], "counts": str | bytes | list of ints}
     name:str='rle', # what to call it in error messages
+    max_pixels:int=None, # refuse masks of more pixels than this (default `fifa_nb.core.max_pixels_limit()`)
 )->np.ndarray: # bool (H, W) mask
     "Decode a COCO RLE (compressed or not), checking it on the way."
     if not isinstance(rle, dict) or 'size' not in rle or 'counts' not in rle:
         raise MaskError(f"{name} must be a dict with 'size' [H, W] and 'counts', got {type(rle).__name__}"
-                        f"{' with keys ' + str(sorted(rle)) if isinstance(rle, dict) else ''}.")
+                        f"{' with keys ' + str(sorted(map(str, rle))) if isinstance(rle, dict) else ''}.")
     size = rle['size']
     if (not isinstance(size, (list, tuple, np.ndarray)) or len(size) != 2
             or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in size)):
         raise MaskError(f"{name} 'size' must be [H, W], two whole numbers >= 0, got {size!r}.")
     h, w = int(size[0]), int(size[1])
+    limit = max_pixels_limit() if max_pixels is None else max_pixels
+    if h * w > limit or max(h, w) > limit:   # (a side alone must fit too: [0, 10**80] has no pixels, and no shape either)
+        raise MaskError(f"{name} declares a {h}x{w} mask = {h * w:,} pixels, more than max_pixels={limit:,}: refused before "
+                        f"decoding. If you trust it, pass rle_decode(..., max_pixels={h * w}), or raise the default for "
+                        f"everything with fifa_nb.core.set_max_pixels(...) or the environment variable {MAX_PIXELS_ENV}.")
     counts = rle['counts']
-    if isinstance(counts, bytes): counts = counts.decode('ascii', errors='replace')
-    if isinstance(counts, str): counts = _string_to_counts(counts, name)
-    else:
-        try: whole = [int(c) for c in counts]; ok = all(c == v for c, v in zip(counts, whole))
-        except (TypeError, ValueError): ok = False
-        if not ok: raise MaskError(f"{name} 'counts' must be a COCO string or a list of whole numbers, got {type(counts).__name__}.")
-        counts = whole
+    if isinstance(counts, (bytes, bytearray)): counts = bytes(counts).decode('ascii', errors='replace')
+    if isinstance(counts, str):
+        if len(counts) > ((h * w).bit_length() // 5 + 2) * (h * w + 1):  # at most H*W + 1 runs, each of a few characters
+            raise MaskError(f"{name} counts string has {len(counts):,} characters, more than any RLE of a {h}x{w} mask; it is corrupt.")
+        counts = _string_to_counts(counts, name)
+    else: counts = _whole_counts(counts, name)
+    if len(counts) > h * w + 1: raise MaskError(f"{name} has {len(counts):,} runs, more than the {h * w:,} pixels of size {[h, w]} allow.")
     if any(c < 0 for c in counts): raise MaskError(f"{name} has a negative run length; the RLE is corrupt.")
     if sum(counts) != h * w:
         raise MaskError(f"{name} run lengths add up to {sum(counts):,} pixels, but size {[h, w]} has {h * w:,}; "
@@ -163,6 +176,11 @@ def _number(v):
     "A box coordinate as a plain Python int (whole-number types) or float."
     return int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else float(v)
 
+def _finite(v)->bool:
+    "Is `v` a finite number that fits in a float? (an int of 400 digits does not)"
+    try: return math.isfinite(v)
+    except OverflowError: return False
+
 def validate_box(
     box, # (x0, y0, x1, y1) in pixels, half-open
     shape=None, # the image's (H, W) or (H, W, 3): if given, the box must lie inside it
@@ -173,7 +191,7 @@ def validate_box(
         values = tuple(_number(v) for v in box)
     except (TypeError, ValueError): raise BoxError(f"A box must be 4 numbers (x0, y0, x1, y1), got {box!r}.") from None
     if len(values) != 4: raise BoxError(f"A box must be 4 numbers (x0, y0, x1, y1), got {len(values)}: {box!r}.")
-    if not all(math.isfinite(v) for v in values): raise BoxError(f"Box {values} has NaN or infinite coordinates.")
+    if not all(_finite(v) for v in values): raise BoxError(f"Box {values} has NaN, infinite or absurdly large coordinates.")
     x0, y0, x1, y1 = values
     if x1 <= x0 or y1 <= y0:
         raise BoxError(f"Box {values} is empty or reversed: it needs x0 < x1 and y0 < y1. Boxes are "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, load_image, image_to_pil
+from .core import FifaError, load_image, image_to_pil, _short
 from .masks import rle_encode, rle_decode, as_mask, mask_iou, mask_to_box, box_to_mask, validate_box, expand_box, clip_box, round_box
 from .concepts import FICT
 from .regions import concept_map
@@ -56,7 +56,11 @@ class Sample:
     meta: dict = field(default_factory=dict)      # provenance: item, identity, donor, post-processing, query, ...
 
     def __post_init__(self):
-        if self.task not in TASKS: raise FifaError(f'Unknown task {self.task!r}; the tasks are {", ".join(TASKS)}.')
+        if not isinstance(self.task, str) or self.task not in TASKS:
+            raise FifaError(f'Unknown task {_short(repr(self.task))}; the tasks are {", ".join(TASKS)}.')
+        for name, kind in (('id', str), ('split', str), ('question', str), ('answer', str), ('labels', dict), ('concepts', list), ('meta', dict)):
+            if not isinstance(getattr(self, name), kind):
+                raise FifaError(f'The {name} of sample {_short(repr(self.id))} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}.')
         self.masks = [as_mask(m, name=f'mask {i}') for i, m in enumerate(self.masks)]
         if self.region is not None: self.region = as_mask(self.region, name='region')
         if self.box is not None: self.box = validate_box(self.box)
@@ -97,7 +101,8 @@ class Sample:
     @classmethod
     def from_dict(cls, d:dict # a row: from `to_dict`, or as `datasets` returns it (PIL image)
                  ) -> 'Sample':
-        "Rebuild a Sample from a dataset row."
+        "Rebuild a Sample from a dataset row (checked: rows come from files anyone may have written)."
+        if not isinstance(d, dict): raise FifaError(f'A sample row must be a dict, got {type(d).__name__}.')
         try:
             meta = d.get('meta') or {}
             return cls(id=d['id'], task=d['task'], split=d.get('split', ''), image=_to_image(d['image']),
@@ -105,7 +110,10 @@ class Sample:
                        region=None if d.get('region') is None else rle_decode(d['region'], 'region'),
                        box=None if d.get('box') is None else tuple(d['box']), labels=dict(d['labels']),
                        concepts=list(d.get('concepts') or []), meta=json.loads(meta) if isinstance(meta, str) else dict(meta))
-        except KeyError as e: raise FifaError(f'A sample row needs the field {e.args[0]!r}.') from None
+        except KeyError as e: raise FifaError(f'A sample row needs the field {_short(repr(e.args[0]))}.') from None
+        except FifaError: raise
+        except (TypeError, ValueError, AttributeError, RecursionError) as e:   # a field of the wrong kind (a list for a dict, bad JSON, ...)
+            raise FifaError(f'The sample row {_short(repr(d.get("id")))} is malformed ({type(e).__name__}: {_short(str(e))}).') from None
 
     def __repr__(self):
         return (f'Sample({self.id!r}, {self.task}, split={self.split!r}, Q={textwrap.shorten(self.question, 50)!r}, '
@@ -294,25 +302,30 @@ def normalize_box(box, shape) -> list:
 
 def box_text(box, shape) -> str: return '[{}, {}, {}, {}]'.format(*normalize_box(box, shape))   # how answers and questions write a box
 
+def _answer_text(text):
+    if not isinstance(text, str): raise FifaError(f'An answer must be a string, got {type(text).__name__}.')
+    return text
+
 def parse_box(text, # an answer, e.g. 'The box is [120, 340, 560, 700].'
               shape=None, # the image's (H, W): give it to get pixels back
              ):
     "The first [x0, y0, x1, y1] in `text` (0-1000 scale, or pixels when `shape` is given), or None."
-    m = re.search(r'\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]', text)
+    m = re.search(r'\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]', _answer_text(text))
     if not m: return None
     v = [float(x) for x in m.groups()]
+    if not all(map(np.isfinite, v)): return None   # [1e999, ...]: 400 digits are no box
     if shape is None: return v
     h, w = shape[:2]
     return (v[0] * w / 1000, v[1] * h / 1000, v[2] * w / 1000, v[3] * h / 1000)
 
 def parse_verdict(text) -> str:
     "'fake' or 'real', whichever word comes first in `text` (None if neither)."
-    m = re.search(r'\b(fake|real)\b', text.lower())
+    m = re.search(r'\b(fake|real)\b', _answer_text(text).lower())
     return m.group(1) if m else None
 
 def parse_family(text) -> str:
     "The forgery family an answer names, 'real' for no manipulation, or None."
-    t = text.lower()
+    t = _answer_text(text).lower()
     found = [(t.find(p.split(' ', 1)[-1]), f) for f, p in FAMILY_PHRASES.items() if p.split(' ', 1)[-1] in t]
     if found: return min(found)[1]
     return 'real' if parse_verdict(t) == 'real' or 'no manipulation' in t else None

@@ -211,6 +211,8 @@ are of these very weights, sha256 `{_sha256(tmp / 'model.safetensors')}`), `conf
 the tokenizer, the training log `log.jsonl` (`fifa_nb.train.read_log`) and `train_config.json`. Licence: the code's licence (Apache-2.0); the training images are public domain.
 """
     atomic_write_bytes(tmp / 'README.md', card.encode())
+    from fifa_nb.model import write_manifest
+    write_manifest(tmp)   # size and sha256 of every file (card, log and config included): from_pretrained checks them
     if dest.exists(): shutil.rmtree(dest)
     tmp.rename(dest)
     log(f'ship: {dest} ({size / 1e6:.1f} MB)')

@@ -186,7 +186,7 @@ def test_question_concept_and_explanation(samples):
 def test_save_load_round_trip_and_refusals(samples, trained, tmp_path):
     folder = trained.save_pretrained(tmp_path / 'segnet')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['segnet']   # no temporary folder left behind
-    assert sorted(p.name for p in folder.iterdir()) == ['config.json', 'model.safetensors']
+    assert sorted(p.name for p in folder.iterdir()) == ['config.json', 'manifest.json', 'model.safetensors']
     cfg = json.loads((folder / 'config.json').read_text())
     assert cfg['format'] == 'fifa_nb.MaskBaseline/1' and cfg['widths'] == list(SMALL.widths) and cfg['train']['steps'] == 100
     loaded = MaskBaseline.from_pretrained(folder)
@@ -211,5 +211,7 @@ def test_save_load_round_trip_and_refusals(samples, trained, tmp_path):
     torch.save(trained.state_dict(), bad / 'model.pt')
     with pytest.raises(FifaError, match='refuses to unpickle'): MaskBaseline.from_pretrained(bad)
     (folder / 'config.json').write_text(json.dumps({**cfg, 'format': 'fifa_nb.FiFaMLLM/1'}))
+    with pytest.raises(FifaError, match='config.json is .* bytes but manifest.json says'): MaskBaseline.from_pretrained(folder)
+    from fifa_nb.model import write_manifest; write_manifest(folder)   # the files agree with the manifest again: the format tag decides
     with pytest.raises(FifaError, match='not a MaskBaseline'): MaskBaseline.from_pretrained(folder)
     with pytest.raises(FifaError, match='not a MaskBaseline checkpoint folder'): MaskBaseline.from_pretrained(tmp_path / 'missing')
