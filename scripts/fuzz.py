@@ -736,7 +736,9 @@ def make_tiny_fifa11(folder):
         rows.append(s.to_dict(encode_png(s.image)))
     dd = datasets.DatasetDict({sp: datasets.Dataset.from_list([{**r, 'split': sp} for r in rows], features=sample_features()) for sp in SPLITS})
     dd.save_to_disk(str(folder / 'arrow'))
-    atomic_write_json(folder / 'fifa11.json', dict(format=DATASET_FORMAT, n=2, samples=8, splits={sp: dict(samples=2) for sp in SPLITS}))
+    from fifa_nb.dataset import file_digests   # as build_dataset records them (a folder without digests is read unverified)
+    atomic_write_json(folder / 'fifa11.json', dict(format=DATASET_FORMAT, n=2, samples=8, splits={sp: dict(samples=2) for sp in SPLITS},
+                                                   digests=file_digests(folder)))
     return folder
 
 # ----------------------------------------------------------------------------------------------------------------------
