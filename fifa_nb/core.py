@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['DEFAULT_MAX_PIXELS', 'MAX_PIXELS_ENV', 'MIN_IMAGE_SIDE', 'IMAGE_FORMATS', 'MAX_JSON_BYTES', 'FifaError', 'ImageError',
            'MaskError', 'BoxError', 'OutputExistsError', 'set_max_pixels', 'max_pixels_limit', 'load_image',
-           'image_to_pil', 'resize_max', 'image_id', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'json_safe', 'read_json', 'save_image', 'set_seed', 'default_device', 'data_samples_dir', 'sample_names',
-           'SampleFace', 'sample_face', 'sample_faces']
+           'image_to_pil', 'resize_max', 'image_id', 'file_sha256', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'json_safe', 'read_json', 'save_image', 'set_seed', 'default_device',
+           'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face', 'sample_faces']
 
 # %% ../nbs/00_core.ipynb #34c0cd39
 import contextlib, hashlib, io, json, os, random, re, tempfile, warnings
@@ -292,6 +292,17 @@ def image_id(
 )->str: # 'sha1:' and 12 hex digits
     "A short id of an image's pixels: the same pixels give the same id, whatever file or object they came from."
     return 'sha1:' + hashlib.sha1(np.ascontiguousarray(_rgb(image)).tobytes()).hexdigest()[:12]
+
+# %% ../nbs/00_core.ipynb #4b5faeed
+def file_sha256(
+    path, # a file
+    chunk:int=2 ** 20, # bytes read at a time
+)->str: # 64 hex digits
+    "The sha256 of a file's bytes, read in chunks."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(chunk): h.update(block)
+    return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #c51fa4ef
 _UMASK = None

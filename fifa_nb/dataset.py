@@ -12,7 +12,7 @@ import functools, io, json, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, read_json, sample_faces
+from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, file_sha256, read_json, sample_faces
 from .landmarks import Landmarks
 from .forgery import FORGERY_METHODS, make_forgery, postprocess, random_postprocess
 from .variants import VARIANT_KINDS, innocent_edit, make_identity_variant
@@ -311,7 +311,6 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
 
 def file_digests(out) -> dict:
     "Size and sha256 of every file of the finished Arrow and Parquet folders, by relative path (kept in fifa11.json)."
-    from fifa_nb.model import file_sha256
     out = Path(out)
     return {str(p.relative_to(out)): dict(size=p.stat().st_size, sha256=file_sha256(p))
             for name in ('arrow', 'parquet') for p in sorted((out / name).rglob('*')) if p.is_file()}
@@ -321,7 +320,6 @@ def verify_digests(out, manifest:dict, prefix:str, full:bool=True):
     digests = manifest.get('digests')
     if digests is None: return   # built before digests were recorded
     if not isinstance(digests, dict): raise FifaError(f'{out}/fifa11.json: digests must be an object.')
-    from fifa_nb.model import file_sha256
     fix = f'The dataset is damaged: build it again (`fifa_nb build-data --out {out} ... --force`) or copy it again from its source.'
     for rel, d in digests.items():
         if not str(rel).startswith(prefix + '/'): continue

@@ -8,10 +8,9 @@ __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'VISION_SCHEMA', 'LLM_SCHEMA',
            'example_samples', 'prompt_text', 'concept_targets', 'FiFaMLLM', 'image_evidence', 'collate', 'head_logits',
            'embed', 'forward', 'step_losses', 'from_preset', 'parse_grounded', 'Analysis', 'guess_task',
            'default_question', 'query_sample', 'analyze_batch', 'analyze', 'CheckpointError', 'json_spec', 'check_json',
-           'file_sha256', 'manifest_files', 'write_manifest', 'ManifestWarning', 'verify_manifest',
-           'write_checkpoint_folder', 'checkpoint_config', 'safetensors_shapes', 'check_weights_fit', 'save_pretrained',
-           'shipped_checkpoint', 'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders',
-           'fmt_params']
+           'manifest_files', 'write_manifest', 'ManifestWarning', 'verify_manifest', 'write_checkpoint_folder',
+           'checkpoint_config', 'safetensors_shapes', 'check_weights_fit', 'save_pretrained', 'shipped_checkpoint',
+           'from_pretrained', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import hashlib, inspect, json, math, os, re, shutil, tempfile, warnings
@@ -23,7 +22,7 @@ import cv2
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import FifaError, OutputExistsError, atomic_write_json, read_json, load_image, sample_faces, set_seed
+from .core import FifaError, OutputExistsError, atomic_write_json, read_json, file_sha256, load_image, sample_faces, set_seed
 from .masks import as_mask, validate_box, rle_decode
 from .concepts import FICT
 from .annotator import AgeSegment, annotate, plain_text
@@ -817,13 +816,6 @@ MANIFEST_SCHEMA = json_spec('dict', required=('format', 'files'), fields=dict(
     format=json_spec('str', choices=(MANIFEST_FORMAT,)),
     files=json_spec('dict', max=100_000, keys=_REL_PATH, values=json_spec('dict', required=('size', 'sha256'), fields=dict(
         size=_int(0, 2 ** 50), sha256=json_spec('str', pattern='[0-9a-f]{64}'))))))
-
-def file_sha256(path, chunk:int=2 ** 20) -> str:
-    "The sha256 of a file's bytes (hex), read in chunks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(chunk): h.update(block)
-    return h.hexdigest()
 
 def manifest_files(folder) -> list:
     """The files a manifest of `folder` covers, as sorted relative paths: every file except the manifest itself and
