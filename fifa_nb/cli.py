@@ -34,16 +34,9 @@ def _save_figure(fig, out, force):
     atomic_write_bytes(out, buf.getvalue(), overwrite=force)
 
 def _face_crop(image, landmarks, margin=2.2, size=560):
-    "The head cut out (face box x `margin`) and resized to about `size` px, so small faces draw crisply."
-    import cv2, dataclasses
-    from fifa_nb.masks import expand_box, clip_box, round_box
-    x0, y0, x1, y1 = round_box(clip_box(expand_box(landmarks.box, margin), image.shape))
-    crop = image[y0:y1, x0:x1]
-    k = size / max(crop.shape[:2])
-    crop = cv2.resize(crop, (round(crop.shape[1] * k), round(crop.shape[0] * k)), interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
-    pts = (landmarks.points - [x0, y0]) * k
-    bx = ((landmarks.box[0] - x0) * k, (landmarks.box[1] - y0) * k, (landmarks.box[2] - x0) * k, (landmarks.box[3] - y0) * k)
-    return crop, dataclasses.replace(landmarks, points=pts.astype('float32'), box=bx, image_size=crop.shape[:2])
+    "The head cut out with the library's one face crop (`crop_face`, a wider margin) at `size` px, so small faces draw crisply."
+    from fifa_nb.landmarks import crop_face
+    return crop_face(image, landmarks, size, margin=margin)[:2]
 
 def render_concepts(source, # a sample name (`sample_names()`) or an image path
                     out, # where to write the picture (.png, .jpg, .pdf, .svg)

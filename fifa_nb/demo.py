@@ -55,9 +55,11 @@ class FaceCrop:
         from fifa_nb.masks import as_mask
         import cv2
         mask = as_mask(mask, shape=self.image.shape, name='mask')
-        x0, y0, x1, y1 = self.box
-        full = np.zeros(self.picture_size, bool)
-        full[y0:y1, x0:x1] = cv2.resize(mask.view(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST).astype(bool)
+        x0, y0, x1, y1 = self.box   # may reach past the picture (the crop was padded there)
+        H, W = self.picture_size
+        big = cv2.resize(mask.view(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST).astype(bool)
+        full = np.zeros((H, W), bool)
+        full[max(0, y0):min(H, y1), max(0, x0):min(W, x1)] = big[max(0, -y0):big.shape[0] - max(0, y1 - H), max(0, -x0):big.shape[1] - max(0, x1 - W)]
         return full
 
     def describe(self) -> dict:
@@ -114,20 +116,15 @@ def find_face(image, # path, bytes, PIL image or RGB array of any picture with a
               max_pixels:int=DEMO_MAX_PIXELS, # refuse bigger pictures
              ) -> FaceCrop:
     "Find the largest face and cut the square the model was trained on."
-    import cv2
-    from fifa_nb.tasks import face_square, FACE_MARGIN
+    from fifa_nb.landmarks import crop_face
     picture, notes = read_picture(image, max_pixels)
     if landmarks is None:
         from fifa_nb.landmarks import detect_landmarks
         landmarks = detect_landmarks(picture, backend=backend)
     if landmarks.n_faces > 1: notes.append(f'{landmarks.n_faces} faces found: the largest was analysed')
     if landmarks.approximate: notes.append(f'approximate landmarks ({landmarks.backend}): region masks are rough')
-    x0, y0, x1, y1 = face_square(landmarks, picture.shape, FACE_MARGIN)
-    k = size / (x1 - x0)
-    crop = cv2.resize(picture[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
-    lm = dataclasses.replace(landmarks, points=landmarks.points - np.float32([x0, y0]), image_size=(y1 - y0, x1 - x0),
-                             box=tuple(b - o for b, o in zip(landmarks.box, (x0, y0, x0, y0)))).scaled(k)
-    return FaceCrop(crop, dataclasses.replace(lm, image_size=(size, size)), (x0, y0, x1, y1), picture.shape[:2], notes)
+    crop, lm, box = crop_face(picture, landmarks, size)   # the one crop of training and evaluation (padded past the edges)
+    return FaceCrop(crop, lm, box, picture.shape[:2], notes)
 
 # %% ../nbs/13_demo.ipynb #4ffa31e4
 _MODELS, _MODELS_LOCK = {}, threading.Lock()

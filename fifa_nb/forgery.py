@@ -38,11 +38,10 @@ def _png_b64(image): buf = io.BytesIO(); image_to_pil(image).save(buf, 'PNG'); r
 def _unpng_b64(text): return load_image(base64.b64decode(text), min_side=1)
 
 def _face_crop_box(landmarks, shape, margin=0.8):
-    "A square around the face (68-point hull grown by `margin` of its size), clipped to the image."
-    p = landmarks.to_ibug68().points
-    (x0, y0), (x1, y1) = p.min(0), p.max(0)
-    c, half = (p.min(0) + p.max(0)) / 2, (1 + margin) * max(x1 - x0, y1 - y0) / 2
-    return (int(max(0, c[0] - half)), int(max(0, c[1] - half)), int(min(shape[1], c[0] + half + 1)), int(min(shape[0], c[1] + half + 1)))
+    "For pictures: the library's face square (`face_box`, the landmarks' box grown by `margin` of its size), clipped to the image."
+    from .landmarks import face_box
+    x0, y0, x1, y1 = face_box(landmarks, 1 + margin)
+    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 
 @dataclass(repr=False, eq=False)
 class Forgery:

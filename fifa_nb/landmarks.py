@@ -17,9 +17,9 @@ from .show import palette_color
 # %% auto #0
 __all__ = ['IBUG68_GROUPS', 'MEDIAPIPE478_GROUPS', 'LAYOUTS', 'LAYOUT_SIZES', 'CLOSED_GROUPS', 'MESH_MIDLINE', 'LAYOUT_MIRRORS',
            'MESH_MIRROR', 'LANDMARKS_FORMAT', 'MESH_TO_IBUG68', 'DLIB_MIN_SCORE', 'FACE_LANDMARKER_URL', 'HAAR_CASCADE',
-           'BACKENDS', 'NoFaceError', 'FaceTooSmallError', 'BackendUnavailableError', 'Landmarks', 'show_landmarks',
-           'download_face_landmarker_model', 'haar_face_boxes', 'mean_shape_ibug68', 'fit_mean_shape',
-           'available_backends', 'detect_landmarks']
+           'BACKENDS', 'FACE_MARGIN', 'NoFaceError', 'FaceTooSmallError', 'BackendUnavailableError', 'Landmarks',
+           'show_landmarks', 'download_face_landmarker_model', 'haar_face_boxes', 'mean_shape_ibug68', 'fit_mean_shape',
+           'available_backends', 'detect_landmarks', 'face_box', 'cut_box', 'crop_face']
 
 # %% ../nbs/01_landmarks.ipynb #f06b9524
 class NoFaceError(FifaError):
@@ -513,3 +513,52 @@ def detect_landmarks(image, # RGB uint8 (H, W, 3) array, path or PIL image
     if backend == "mediapipe": return _detect_mediapipe(image, model_path, min_face_size)
     if backend == "opencv": return _detect_opencv(image, min_face_size)
     raise FifaError(f"Unknown landmark backend {backend!r}; choose 'auto', {', '.join(map(repr, BACKENDS))}")
+
+# %% ../nbs/01_landmarks.ipynb #6910f80d
+FACE_MARGIN = 2.0   # a face crop's side is this many times the larger side of the 68 landmarks' box
+
+def face_box(landmarks, # `Landmarks` of the face (any layout: read through `to_ibug68`)
+             margin:float=FACE_MARGIN, # side of the square / the larger side of the landmarks' box
+             shift=(0.0, 0.0), # (dx, dy): move the square by these fractions of its side
+             scale:float=1.0, # grow (> 1) or shrink (< 1) the square about its centre
+            ) -> tuple: # (x0, y0, x1, y1) whole pixels; may reach outside the picture
+    "The square the model sees around a face: the one framing used everywhere in fifa_nb."
+    for name, v in (('margin', margin), ('scale', scale)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not 0.1 <= v <= 10:
+            raise FifaError(f'{name} must be a number from 0.1 to 10, got {v!r}.')
+    p = landmarks.to_ibug68().points.astype(np.float64)
+    (x0, y0), (x1, y1) = p.min(0), p.max(0)
+    side = max(2, int(round(margin * scale * max(x1 - x0, y1 - y0, 1.0))))
+    cx, cy = (x0 + x1) / 2 + shift[0] * side, (y0 + y1) / 2 + shift[1] * side
+    bx, by = int(round(cx - side / 2)), int(round(cy - side / 2))
+    return bx, by, bx + side, by + side
+
+def cut_box(array, # (H, W) or (H, W, C) array: an image or a mask
+            box, # (x0, y0, x1, y1) whole pixels, possibly outside the array
+            pad:str='edge', # what fills the outside: 'edge' (repeat the border pixels: images) or 'zero' (masks)
+           ) -> np.ndarray:
+    "The part of `array` under `box`, padded where the box leaves the array."
+    x0, y0, x1, y1 = (int(v) for v in box)
+    H, W = array.shape[:2]
+    top, left, bottom, right = max(0, -y0), max(0, -x0), max(0, y1 - H), max(0, x1 - W)
+    inner = array[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
+    if not (top or left or bottom or right): return inner.copy()
+    if inner.size == 0: pad = 'zero'   # the box misses the picture altogether
+    widths = [(top, bottom), (left, right)] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(inner, widths, mode='edge' if pad == 'edge' else 'constant')
+
+def crop_face(image, # RGB uint8 (H, W, 3) picture
+              landmarks, # `Landmarks` of the face in `image`
+              size:int=256, # side of the result
+              margin:float=FACE_MARGIN, shift=(0.0, 0.0), scale:float=1.0, # see `face_box`
+             ) -> tuple: # (crop RGB uint8 (size, size, 3), Landmarks on the crop, box in the picture)
+    "Cut and resize the face square (`face_box`); the landmarks follow."
+    import cv2
+    box = face_box(landmarks, margin, shift, scale)
+    x0, y0, x1, y1 = box
+    k = size / (x1 - x0)
+    crop = cv2.resize(cut_box(image, box), (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    lm = _replace(landmarks, points=(landmarks.points - np.float32([x0, y0])) * np.float32(k), image_size=(size, size),
+                  box=tuple((b - o) * k for b, o in zip(landmarks.box, (x0, y0, x0, y0))))
+    return crop, lm, box
+
