@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['CHANGE_TOLERANCE', 'WARP_SUPPORT', 'BLEND_SUPPORT', 'CONCEPT_SHARE', 'REGION_SHARE', 'FORGERY_FAMILIES',
-           'FORGERY_FORMAT', 'CHANGED_COLOR', 'REGION_COLOR', 'FORGERY_METHODS', 'POSTPROCESS_OPS', 'Forgery',
-           'FaceContext', 'intended_concepts', 'changed_pixels', 'make_forgery', 'jpeg_roundtrip', 'postprocess',
-           'random_postprocess']
+           'FORGERY_FORMAT', 'CHANGED_COLOR', 'REGION_COLOR', 'FORGERY_METHODS', 'TRAIN_ONLY_METHODS',
+           'POSTPROCESS_OPS', 'Forgery', 'FaceContext', 'intended_concepts', 'changed_pixels', 'make_forgery',
+           'jpeg_roundtrip', 'postprocess', 'random_postprocess']
 
 # %% ../nbs/03_forgery.ipynb #d2baa918
 import base64, functools, io
@@ -227,7 +227,8 @@ def make_forgery(real, # the real image: RGB uint8 (H, W, 3) or anything `load_i
     if isinstance(postprocess, str) and postprocess == 'random': postprocess = random_postprocess(np.random.default_rng([seed, 1]))
     ops = _check_ops(postprocess) if postprocess else []               # section 5
     face = FaceContext(real, landmarks, 'real')
-    donor_face, donor_id = _donor_face(donor, method) if family in ('region_swap', 'identity_swap') else (None, None)
+    needs_donor = family in ('region_swap', 'identity_swap') and method not in TRAIN_ONLY_METHODS   # a self-blend is its own donor
+    donor_face, donor_id = _donor_face(donor, method) if needs_donor else (None, None)
     fake, region, params = _METHODS[method](face, np.random.default_rng(seed), strength, donor_face)
     return Forgery(real=face.image, fake=_run_ops(fake, ops, seed) if ops else fake,
                    changed_mask=changed_pixels(face.image, fake), region_mask=np.asarray(region, bool),
@@ -421,6 +422,39 @@ def _identity_swap(face, rng, strength, donor, blend):
 
 _forgery_method('identity_swap', 'face_swap_poisson', blend='poisson')(_identity_swap)
 _forgery_method('identity_swap', 'face_swap_feather', blend='feather')(_identity_swap)
+
+# %% ../nbs/03_forgery.ipynb #d73201f6
+TRAIN_ONLY_METHODS = ('self_blend',)   # forgery methods used to train, never in a test split
+
+def _self_copy(face, rng):
+    "The source of a self-blend: the same photo with its colour, sharpness and geometry slightly changed."
+    img = face.image.astype(np.float32)
+    img = img * rng.uniform(0.9, 1.1, 3) + rng.uniform(-12, 12, 3)                    # a colour cast
+    img = (img - img.mean()) * rng.uniform(0.9, 1.1) + img.mean()                     # contrast
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    k = rng.random()
+    if k < 0.35: img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.6, 1.6))
+    elif k < 0.7: img = np.clip(img * 1.6 - cv2.GaussianBlur(img, (0, 0), 1.2).astype(np.float32) * 0.6, 0, 255).astype(np.uint8)
+    H, W = face.shape
+    s, dx, dy = rng.uniform(0.96, 1.04), *(rng.uniform(-0.03, 0.03, 2) * face.iod)
+    c = face.p[27:36].mean(0)
+    M = np.float32([[s, 0, (1 - s) * c[0] + dx], [0, s, (1 - s) * c[1] + dy]])
+    return cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+def _self_blend(face, rng, strength, donor=None):
+    tp = np.vstack([face.p, face.forehead(rng.uniform(0.0, 0.3))]) if rng.random() < 0.5 else face.p
+    hull = np.zeros(face.shape, np.uint8)
+    cv2.fillConvexPoly(hull, np.round(cv2.convexHull(tp.astype(np.float32))[:, 0] * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+    r = max(1, int(round(abs(rng.normal(0, 0.08)) * face.iod)))
+    morph = cv2.dilate if rng.random() < 0.5 else cv2.erode
+    hull = morph(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    alpha = feather(hull.astype(bool), rng.uniform(0.02, 0.15) * face.iod)
+    ratio = float(rng.choice([0.5, 0.75, 1.0, 1.0]))
+    fake = alpha_blend(_self_copy(face, rng), face.image, np.clip(alpha * ratio * strength, 0, 1))
+    return fake, alpha >= BLEND_SUPPORT, dict(ratio=ratio, morph=morph.__name__, morph_px=r)
+
+_forgery_method('identity_swap', 'self_blend')(_self_blend)
+
 
 # %% ../nbs/03_forgery.ipynb #24aa826c
 @_forgery_method('expression', 'smile')
