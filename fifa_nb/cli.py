@@ -135,6 +135,7 @@ def _cmd_train(args):
     data = load_fifa11(args.data)['train']
     over = {k: getattr(args, k) for k in ('steps', 'batch_size', 'grad_accum', 'lr', 'warmup', 'schedule', 'seed', 'save_every',
                                            'log_every', 'max_minutes', 'mixed_precision', 'variant') if getattr(args, k) is not None}
+    if args.no_augment: over['augment'] = False
     config = TrainConfig(preset=args.preset, **over)
     if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
         saved = read_train_config(args.out).to_dict() if (Path(args.out) / 'train_config.json').exists() else None
@@ -147,6 +148,19 @@ def _cmd_train(args):
     if st['stopped']: print(f"stopped at step {st['step']} ({st['stopped']}): checkpoint {checkpoints(args.out)[-1]}; "
                             f"continue with the same command and --resume")
     else: print(f"trained {st['step']} steps: model in {Path(args.out) / 'model'} (FiFaMLLM.from_pretrained), log in {Path(args.out) / 'log.jsonl'}")
+
+def _cmd_calibrate(args):
+    from fifa_nb.model import FiFaMLLM
+    from fifa_nb.generalisation import calibrate
+    model = FiFaMLLM.from_pretrained(args.checkpoint)
+    cal = calibrate(model, args.data, args.split, args.max_images)
+    from fifa_nb.core import atomic_write_json
+    from fifa_nb.model import CHECKPOINT_FORMAT, write_manifest
+    # only config.json changes: the folder's other files (a model card, the training log) stay as they are
+    atomic_write_json(Path(args.checkpoint) / 'config.json', dict(format=CHECKPOINT_FORMAT, **model.config.to_dict()), overwrite=True, indent=1)
+    write_manifest(args.checkpoint)
+    print(f"calibrated on {cal['n']} faces of {args.split}: p(fake) = sigmoid({cal['a']:.3f} * logit + {cal['b']:.3f}); "
+          f"ECE on {args.split} {cal['ece_raw']:.3f} -> {cal['ece_fit']:.3f}; written to {args.checkpoint}/config.json")
 
 def _cmd_evaluate(args):
     from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery
@@ -251,10 +265,12 @@ def _parser():
     l.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
     l.add_argument('--force', action='store_true', help='overwrite --out if it exists')
     l.set_defaults(func=_cmd_landmarks)
-    b = sub.add_parser('build-data', help='build the FiFa-11 dataset (Arrow + Parquet) from the sample faces',
-                       description='Make forgeries of the sample faces and their derived identities, annotate each pair, and write '
-                                   'the eleven FiFa-11 tasks as a Hugging Face dataset (splits train, val, test, test_ood). '
-                                   'An interrupted build continues when the same command is run again.')
+    b = sub.add_parser('build-data', help='build the FiFa-11 dataset (Arrow + Parquet) from 711 public-domain portraits, split by person',
+                       description='Make forgeries of the portraits in data_samples/faces/congress (one person each, split by person '
+                                   'into train, val and test; the two sample people are kept for testing), annotate each pair, and '
+                                   'write the eleven FiFa-11 tasks as a Hugging Face dataset (splits train, val, test, test_ood, '
+                                   'test_unseen_person, test_rerendered_real). An interrupted build continues when the same command '
+                                   'is run again.')
     b.add_argument('--out', required=True, help='output folder (new, empty, or an earlier build)')
     b.add_argument('--n', type=int, default=200, help='number of images (each gives up to 11 samples); default 200')
     b.add_argument('--seed', type=int, default=0, help='decides everything; default 0')
@@ -284,16 +300,27 @@ def _parser():
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
     t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux', 'coarse'],
                    help='fifa (default), lisa (one [SEG] per answer), no_aux (no auxiliary supervision) or coarse (coarse FICT names)')
+    t.add_argument('--no-augment', action='store_true', help='train without the augmentation shared by real and fake faces (an ablation)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_cmd_train)
-    e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on test and test_ood, one table',
+    k = sub.add_parser('calibrate', help="fit the real/fake score's calibration on val and store it in the checkpoint",
+                       description="Fit p(fake) = sigmoid(a * logit + b) on the val split of a build (class-balanced log loss) and "
+                                   "write it into the checkpoint's config.json (the manifest is rewritten), so analyze and the demo "
+                                   "report a calibrated score. Never fitted on a test split.")
+    k.add_argument('--checkpoint', required=True, help='a FiFa-MLLM checkpoint folder (changed in place)')
+    k.add_argument('--data', required=True, help='a dataset folder written by build-data')
+    k.add_argument('--split', default='val', choices=['train', 'val'], help='default val')
+    k.add_argument('--max-images', type=int, help='at most this many faces of the split')
+    k.set_defaults(func=_cmd_calibrate)
+    e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on the held-out splits, one table',
                        description='Run a checkpoint (and baselines) on every FiFa-11 task of the held-out splits of a dataset written '
                                    'by build-data; print the table; with --json also write JSON, CSV and a gallery picture.')
     e.add_argument('--checkpoint', nargs='+', help='FiFaMLLM checkpoint folders (fifa_nb train writes RUN/model); NAME=DIR to name each')
     e.add_argument('--baseline', help='a trained no-LLM baseline folder (12a_baselines)')
     e.add_argument('--reference', action='store_true', help='also score the reference answers themselves (the upper bound)')
     e.add_argument('--data', required=True, help='a dataset folder written by build-data')
-    e.add_argument('--splits', nargs='+', default=['test', 'test_ood'], help='default: test test_ood')
+    e.add_argument('--splits', nargs='+', default=['test', 'test_ood', 'test_unseen_person', 'test_rerendered_real'],
+                   help='default: test test_ood test_unseen_person test_rerendered_real')
     e.add_argument('--max-per-task', type=int, help='at most N samples per task and split (a quick run)')
     e.add_argument('--seed', type=int, default=0, help='picks the samples of --max-per-task')
     e.add_argument('--batch-size', type=int, default=16, help='questions answered together; default 16')

@@ -256,7 +256,7 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
         boxes.append(None if s.box is None else (s.box[0] * S / w, s.box[1] * S / h, s.box[2] * S / w, s.box[3] * S / h))
         n_seg = sum(i == self.token_ids[SEG] for i, l in zip(ids, labels) if l != -100) if with_answers else 0
         targets.append(torch.from_numpy(np.stack([_resize_float(m, M) for m in s.masks[:n_seg]])) if n_seg else torch.zeros(0, M, M))
-        art = s.meta.get('artifact') if with_answers else None
+        art = (s.meta.get('gt_mask') or s.meta.get('artifact')) if with_answers else None   # the pixel head learns the forgery's truth where it is known
         pix.append(None if art is None else torch.from_numpy(_resize_float(rle_decode(art, 'artifact'), g)))
     L = max(len(r[0]) for r in rows)
     input_ids = torch.full((len(rows), L), tok.pad_token_id, dtype=torch.long)

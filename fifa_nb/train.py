@@ -134,7 +134,8 @@ def _geometry(s, rng, a):
     region = None if s.region is None else _warp(s.region, M, (W, H), True)
     if any(not m.any() for m in masks) or (region is not None and region.sum() < 0.5 * s.region.sum()): return None   # warped out of view
     meta = dict(s.meta)
-    if meta.get('artifact') is not None: meta['artifact'] = rle_encode(_warp(rle_decode(meta['artifact'], 'artifact'), M, (W, H), True))
+    for key in ('artifact', 'gt_mask'):   # the pixel head's targets
+        if meta.get(key) is not None: meta[key] = rle_encode(_warp(rle_decode(meta[key], key), M, (W, H), True))
     if isinstance(meta.get('landmarks'), dict):
         lm = dict(meta['landmarks']); p = np.asarray(lm['points'], np.float64)
         lm['points'] = (p @ M[:, :2].T + M[:, 2]).round(3).tolist()

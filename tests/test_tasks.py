@@ -15,7 +15,8 @@ from fifa_nb.tasks import (BUILDERS, LABEL_TASKS, POSITIVE_SHARE, SEG, TASKS, An
                            parse_family, parse_verdict, task_samples)
 
 datasets = pytest.importorskip('datasets')
-from fifa_nb.dataset import OOD_METHODS, SPLITS, build_dataset, load_fifa11, plan_identities, plan_items
+from fifa_nb.dataset import OOD_METHODS, SPLITS, _POOL, build_dataset, load_fifa11, plan_identities, plan_items, portrait_face
+from fifa_nb.forgery import TRAIN_ONLY_METHODS
 
 ASTRONAUT, HOPPER = sample_faces()
 
@@ -114,15 +115,23 @@ def test_check_catches_inconsistent_samples(sources):
 # ---- the dataset -------------------------------------------------------------------------------------------------
 
 def test_plan_splits_are_clean():
+    "Person-disjoint: every item draws its person (and donor) from its split's people; the sample people are never trained on."
     ids = plan_identities(300, 3)
     split_of = {i['key']: i['split'] for i in ids}
+    assert {k for k, v in split_of.items() if v == 'unseen_person'} == {'astronaut', 'grace_hopper'}
+    assert len([k for k in split_of if k.startswith('congress/')]) >= 700 and {'train', 'val', 'test'} <= set(split_of.values())
     items = plan_items(300, 3, ids)
     assert {i['split'] for i in items} == set(SPLITS) and plan_items(300, 3, ids) == items
     for it in items:
-        pool = 'test' if it['split'] == 'test_ood' else it['split']
-        assert split_of[it['identity']] == pool and (not it['donor'] or split_of[it['donor']] == pool)
+        assert split_of[it['identity']] == _POOL[it['split']]
+        if it['donor']: assert split_of[it['donor']] == ('test' if it['split'] == 'test_unseen_person' else _POOL[it['split']])
         assert (it['method'] in OOD_METHODS) == (it['kind'] == 'fake' and it['split'] == 'test_ood')
-    for s in SPLITS: assert {'real', 'fake'} == {i['kind'] for i in items if i['split'] == s}
+        assert (it['method'] in TRAIN_ONLY_METHODS) <= (it['split'] == 'train')       # self-blends train only
+        assert bool(it['render']) <= (it['split'] in ('test_rerendered_real', 'test_unseen_person') and it['kind'] == 'real')
+    for s in SPLITS:
+        assert {i['kind'] for i in items if i['split'] == s} == ({'real'} if s == 'test_rerendered_real' else {'real', 'fake'})
+    assert any(i['method'] == 'self_blend' for i in items)
+    assert all(i['render'] for i in items if i['split'] == 'test_rerendered_real')
 
 @pytest.fixture(scope='module')
 def built(tmp_path_factory):
@@ -146,18 +155,37 @@ def test_dataset_loads_back_with_datasets(built, tmp_path):
             assert smp.split == s and smp.image.shape == (256, 256, 3)
 
 def test_dataset_split_hygiene(built):
+    "No person crosses splits: train people appear nowhere else, val people nowhere else; provenance is recorded."
     out, manifest = built
     rows, ds = [], load_fifa11(out)
     for s in SPLITS:
         cols = ds[s].select_columns(['meta', 'labels']).to_dict()
         rows += [dict(json.loads(m), split=s, labels=l) for m, l in zip(cols['meta'], cols['labels'])]
     ids = {s: {x for r in rows if r['split'] == s for x in (r['identity'], r['donor']) if x} for s in SPLITS}
-    assert not ids['train'] & (ids['val'] | ids['test'] | ids['test_ood']) and not ids['val'] & (ids['test'] | ids['test_ood'])
-    assert {'astronaut', 'grace_hopper'} <= ids['train']
+    others = lambda *names: set().union(*(ids[s] for s in SPLITS if s not in names))
+    assert ids['train'] and not ids['train'] & others('train')
+    assert ids['val'] and not ids['val'] & others('val')
+    assert {r['identity'] for r in rows if r['split'] == 'test_unseen_person'} <= {'astronaut', 'grace_hopper'}
+    assert not {'astronaut', 'grace_hopper'} & (ids['train'] | ids['val'] | ids['test'])
     methods = {s: {r['labels']['method'] for r in rows if r['split'] == s and r['labels']['is_fake']} for s in SPLITS}
     assert methods['test_ood'] and methods['test_ood'] <= set(OOD_METHODS)
     assert not set(OOD_METHODS) & (methods['train'] | methods['val'] | methods['test'])
+    assert not methods['test_rerendered_real'] and all(r['render'] for r in rows if r['split'] == 'test_rerendered_real')
     for s in SPLITS: assert manifest['splits'][s]['identities'] == sorted(ids[s])
+    for r in rows:   # every portrait sample says where its photo came from and under which licence
+        if r['identity'].startswith('congress/'):
+            p = r['provenance']
+            assert p['file'].startswith('faces/congress/') and 'public domain' in p['licence'] and p['source']
+
+def test_portraits_ship_with_their_facts():
+    from fifa_nb.dataset import portraits_dir, portrait_people
+    folder = portraits_dir()
+    assert (folder / 'README.md').exists() and (folder / 'faces.csv').exists()
+    assert 'public domain' in (folder / 'README.md').read_text().lower()
+    people = portrait_people()
+    assert len(people) >= 700 and len(set(people)) == len(people)
+    image, lm, prov = portrait_face(people[0])
+    assert image.ndim == 3 and lm.layout == 'ibug68' and tuple(lm.image_size) == image.shape[:2]
 
 def test_resume_after_interruption(tmp_path):
     out = tmp_path / 'resume'
