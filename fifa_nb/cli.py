@@ -136,6 +136,17 @@ def _cmd_train(args):
     over = {k: getattr(args, k) for k in ('steps', 'batch_size', 'grad_accum', 'lr', 'warmup', 'schedule', 'seed', 'save_every',
                                            'log_every', 'max_minutes', 'mixed_precision', 'variant') if getattr(args, k) is not None}
     if args.no_augment: over['augment'] = False
+    if args.loss_weights:   # e.g. det=1,pix=3: merged into the model's default loss weights
+        from fifa_nb.model import LOSS_WEIGHTS
+        weights = dict(LOSS_WEIGHTS)
+        for part in args.loss_weights.split(','):
+            name, _, value = part.partition('=')
+            try: value = float(value)
+            except ValueError: value = float('nan')
+            if name.strip() not in LOSS_WEIGHTS or not (0 <= value < 1e6):
+                raise FifaError(f'--loss-weights takes NAME=NUMBER pairs with NAME one of {", ".join(LOSS_WEIGHTS)} and a number >= 0, got {part!r}.')
+            weights[name.strip()] = value
+        over['model'] = dict(loss_weights=weights)
     config = TrainConfig(preset=args.preset, **over)
     if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
         saved = read_train_config(args.out).to_dict() if (Path(args.out) / 'train_config.json').exists() else None
@@ -160,7 +171,9 @@ def _cmd_calibrate(args):
     atomic_write_json(Path(args.checkpoint) / 'config.json', dict(format=CHECKPOINT_FORMAT, **model.config.to_dict()), overwrite=True, indent=1)
     write_manifest(args.checkpoint)
     print(f"calibrated on {cal['n']} faces of {args.split}: p(fake) = sigmoid({cal['a']:.3f} * logit + {cal['b']:.3f}); "
-          f"ECE on {args.split} {cal['ece_raw']:.3f} -> {cal['ece_fit']:.3f}; written to {args.checkpoint}/config.json")
+          f"ECE on {args.split} {cal['ece_raw']:.3f} -> {cal['ece_fit']:.3f}; 'fake' from p >= {cal['threshold']:.3f} "
+          f"({cal['real_target']:.0%} of its real faces below; {cal['fake_recall_at_threshold']:.0%} of its fakes above); "
+          f"written to {args.checkpoint}/config.json")
 
 def _cmd_evaluate(args):
     from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery
@@ -300,6 +313,7 @@ def _parser():
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
     t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux', 'coarse'],
                    help='fifa (default), lisa (one [SEG] per answer), no_aux (no auxiliary supervision) or coarse (coarse FICT names)')
+    t.add_argument('--loss-weights', metavar='NAME=W,...', help='change loss weights, e.g. det=1,pix=3 (names: ce, bce, dice, det, family, pix, fict)')
     t.add_argument('--no-augment', action='store_true', help='train without the augmentation shared by real and fake faces (an ablation)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
     t.set_defaults(func=_cmd_train)

@@ -397,12 +397,15 @@ def _face_for(picture, backend='auto'):
                 return find_face(img, landmarks=s['landmarks'])
     return find_face(picture, backend=backend)
 
+_SOURCES = {'text': 'answer text', 'segments': 'grounded masks', 'head': 'real/fake head',
+            'head+evidence': 'calibrated real/fake head, backed by marked pixels'}
+
 def _verdict_markdown(a) -> str:
     f = a.face or {}
     score = '' if a.score is None else f' · p(fake) **{a.score:.2f}**'
     fam = '' if a.verdict == 'real' or not a.family or a.family == 'real' else f' · family: **{a.family.replace("_", " ")}**'
     lines = [f'### {a.verdict.upper()}{score}{fam}',
-             f'task `{a.task}` · verdict from the {dict(text="answer text", segments="grounded masks", head="real/fake head")[a.verdict_source]}']
+             f'task `{a.task}` · verdict from the {_SOURCES.get(a.verdict_source, a.verdict_source)}']
     if f: lines.append(f'face found by **{f["backend"]}** ({f["layout"]}){" - **approximate landmarks**" if f["approximate"] else ""}')
     lines += [f'- note: {w}' for w in a.warnings]
     return '\n\n'.join(lines[:3]) + ('\n\n' + '\n'.join(lines[3:]) if len(lines) > 3 else '')

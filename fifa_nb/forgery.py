@@ -39,7 +39,7 @@ def _unpng_b64(text): return load_image(base64.b64decode(text), min_side=1)
 
 def _face_crop_box(landmarks, shape, margin=0.8):
     "For pictures: the library's face square (`face_box`, the landmarks' box grown by `margin` of its size), clipped to the image."
-    from .landmarks import face_box
+    from fifa_nb.landmarks import face_box
     x0, y0, x1, y1 = face_box(landmarks, 1 + margin)
     return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
 

@@ -41,15 +41,19 @@ def fit_platt(logits, # raw logits (N,)
     z, y = np.asarray(logits, np.float64), np.asarray(labels, np.float64)
     if len(z) != len(y) or len(set(y.tolist())) < 2: raise FifaError('Calibration needs scores of both real and fake faces.')
     w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean())) if balanced else np.ones_like(y)
+    def loss(a, b):   # the (weighted) log loss, with a small ridge towards a = 1, b = 0 that keeps separable data finite
+        t = a * z + b
+        return float(np.sum(w * (np.logaddexp(0, t) - y * t)) / len(z) + 5e-5 * ((a - 1) ** 2 + b ** 2))
     a, b = 1.0, 0.0
-    for _ in range(steps):   # Newton's method on a convex 2-parameter problem (a small ridge keeps it finite on separable data)
+    for _ in range(steps):   # Newton's method with backtracking on a convex 2-parameter problem
         p = 1 / (1 + np.exp(-np.clip(a * z + b, -60, 60)))
         g = np.array([np.sum(w * (p - y) * z), np.sum(w * (p - y))]) / len(z) + 1e-4 * np.array([a - 1, b])
         h = w * p * (1 - p)
         Hm = np.array([[np.sum(h * z * z), np.sum(h * z)], [np.sum(h * z), np.sum(h)]]) / len(z) + 1e-4 * np.eye(2)
-        step = np.linalg.solve(Hm, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8: break
+        step, t, now = np.linalg.solve(Hm, g), 1.0, loss(a, b)
+        while loss(a - t * step[0], b - t * step[1]) > now and t > 1e-6: t /= 2
+        a, b = a - t * step[0], b - t * step[1]
+        if np.abs(t * step).max() < 1e-9: break
     return dict(a=float(a), b=float(b))
 
 def reliability(probs, labels, bins:int=10, balanced:bool=False) -> dict:
@@ -91,16 +95,23 @@ def _images_and_labels(data_dir, split, max_images=None, seed=0):
 def calibrate(model, # a FiFaMLLM (its config.calibration is set in place)
               data_dir, # a FiFa-11 build
               split:str='val', # never a test split: the score is then measured on test
-              max_images:int=None, balanced:bool=True) -> dict:
-    "Fit the real/fake score's calibration on `split` and store it in `model.config.calibration` (saved with the checkpoint)."
+              max_images:int=None, balanced:bool=True,
+              real_target:float=0.9, # the share of the split's real faces that must stay below the 'fake' threshold
+             ) -> dict:
+    """Fit the real/fake score's calibration on `split` and store it in `model.config.calibration` (saved with the checkpoint):
+    `a`, `b` of the calibrated probability, and the decision `threshold`: 0.5 (equal priors), raised when needed until
+    `real_target` of the split's real faces score below it (a fixed false-alarm rate, as forensic tools are operated)."""
     if split.startswith('test'): raise FifaError(f'Calibrate on train or val, never on {split!r}: the test splits measure the result.')
+    if not 0 < real_target < 1: raise FifaError(f'real_target must lie between 0 and 1, got {real_target!r}.')
     images, y = _images_and_labels(data_dir, split, max_images)
     z, _ = head_logits_of(model, images)
     cal = fit_platt(z, y, balanced)
     p_raw = 1 / (1 + np.exp(-z))
     p_cal = 1 / (1 + np.exp(-np.clip(cal['a'] * z + cal['b'], -60, 60)))
+    threshold = float(max(0.5, np.quantile(p_cal[y == 0], real_target) + 1e-6))
     cal.update(split=split, n=int(len(y)), balanced=bool(balanced), ece_raw=round(reliability(p_raw, y, balanced=balanced)['ece'], 4),
-               ece_fit=round(reliability(p_cal, y, balanced=balanced)['ece'], 4))
+               ece_fit=round(reliability(p_cal, y, balanced=balanced)['ece'], 4), threshold=round(threshold, 6),
+               real_target=float(real_target), fake_recall_at_threshold=round(float(np.mean(p_cal[y == 1] >= threshold)), 4))
     model.config.calibration = cal
     return cal
 

@@ -63,7 +63,7 @@ class FiFaConfig:
     loss_weights: dict = field(default_factory=lambda: dict(LOSS_WEIGHTS))
     max_length: int = 384           # tokens per training sequence (image tokens included)
     max_new_tokens: int = 128       # default generation length
-    calibration: dict = None        # {'a', 'b', ...}: the fake score is sigmoid(a * logit + b), fitted on val (`fifa_nb.evaluate.calibrate`)
+    calibration: dict = None        # {'a', 'b', ...}: the fake score is sigmoid(a * logit + b), fitted on val (`fifa_nb.generalisation.calibrate`)
 
     @property
     def image_size(self) -> int: return int(self.vision.get('image_size', 224))
@@ -493,7 +493,7 @@ class Analysis:
     question: str = ''
     box: tuple = None       # (x0, y0, x1, y1) in pixels when the answer gives a box
     warnings: list = field(default_factory=list)   # what decoding had to repair
-    verdict_source: str = 'text'   # 'text', 'segments' or 'head'
+    verdict_source: str = 'text'   # 'head+evidence' (image-level tasks of a model with heads), 'text', 'segments' or 'head'
     pixel_map: np.ndarray = None   # float (H, W) in [0, 1]: the dense head's 'manipulated' probability per pixel
     image: np.ndarray = None       # the RGB face the masks lie on, when the caller keeps it (`fifa_nb.analyze` does)
     face: dict = None              # where that face came from: crop box in the original picture, landmark backend, ...
@@ -687,8 +687,10 @@ def _finish(self:FiFaMLLM, sample, ids, hidden, grid, pixel_logits, threshold) -
     if task in IMAGE_LEVEL and score is not None:
         shown = any(s.mask is not None and s.mask.any() for s in segs)
         enough = shown or (evidence is not None and evidence.mean() >= EVIDENCE_MIN_SHARE)
-        verdict, source = ('fake' if score >= 0.5 and enough else 'real'), 'head+evidence'
-        if score >= 0.5 and not enough: warns.append('the head leaned to fake but nothing in the face was marked: called real')
+        cut = float((self.config.calibration or {}).get('threshold', 0.5))   # chosen on the val people (`calibrate`)
+        verdict, source = ('fake' if score >= cut and enough else 'real'), 'head+evidence'
+        if score >= cut and not enough: warns.append('the head leaned to fake but nothing in the face was marked: called real')
+        if verdict == 'real' and 0.5 <= score < cut: warns.append(f'p(fake) {score:.2f} is below the threshold {cut:.2f} the model was calibrated to: the evidence is too weak to call it fake')
         said = parse_verdict(text) or ('fake' if shown or parse_family(text) not in (None, 'real') else None)
         if verdict == 'real' and said != 'real':
             raw, segs = _REAL_ANSWER[task], []

@@ -160,8 +160,8 @@ def _photometric(img, rng, a):
         x = cv2.filter2D(x, -1, ker / max(ker.sum(), 1e-6))
     elif k < a['blur'] + a['motion'] + a['sharpen']:
         x = np.clip(x * 1.6 - cv2.GaussianBlur(x, (0, 0), 1.0).astype(np.float32) * 0.6, 0, 255).astype(np.uint8)
-    if rng.random() < a['low_res']:
-        side = int(rng.integers(64, max(65, min(H, W))))
+    if rng.random() < a['low_res']:   # the face (half the crop's side) shown at 64 px or more, as the 64-512 px range asks
+        side = int(rng.integers(min(128, min(H, W) - 1), min(H, W)))
         small = cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA)
         x = cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR)
     if rng.random() < a['noise']: x = np.clip(x + rng.normal(0, rng.uniform(1, 6), x.shape), 0, 255).astype(np.uint8)

@@ -74,10 +74,23 @@ def main(argv=None):
     res = dict(checkpoint=str(a.checkpoint), data=str(a.data), calibration=model.config.calibration, splits={})
 
     # 1. detection on the held-out splits, as the demo answers (AGE question), and the head's AUC
+    failures = []
     for split in ('test', 'test_ood', 'test_unseen_person', 'test_rerendered_real'):
         images, y = _images_and_labels(a.data, split, a.max_images)
-        res['splits'][split] = _det_figures(_verdicts(model, images), y)
+        analyses = _verdicts(model, images)
+        res['splits'][split] = _det_figures(analyses, y)
         print(split, res['splits'][split], flush=True)
+        wrong = [(im, an, yy) for im, an, yy in zip(images, analyses, y) if (an.verdict == 'fake') != bool(yy)]
+        failures += [(split, *w) for w in wrong[:2]]
+
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    if failures:   # pictures of what goes wrong: a real face called fake shows the masks it invented
+        from fifa_nb.show import overlay_masks
+        fig, axs = plt.subplots(1, len(failures), figsize=(2.6 * len(failures), 3.2))
+        for ax, (split, im, an, yy) in zip(np.atleast_1d(axs), failures):
+            ax.imshow(overlay_masks(im, an.masks) if an.masks else im); ax.set_axis_off()
+            ax.set_title(f"{split}\n{'fake' if yy else 'real'} called {an.verdict} (p {an.score:.2f})", fontsize=7)
+        fig.savefig(a.out + '_failures.jpg', dpi=90, bbox_inches='tight'); plt.close(fig)
 
     # 2. calibration on test: raw head vs calibrated score
     images, y = _images_and_labels(a.data, 'test', None)
@@ -87,7 +100,6 @@ def main(argv=None):
     rb, ra = reliability(raw, y, balanced=True), reliability(fitted, y, balanced=True)
     res['ece_test'] = dict(raw_balanced=rb['ece'], calibrated_balanced=ra['ece'], raw=reliability(raw, y)['ece'],
                            calibrated=reliability(fitted, y)['ece'], n=int(len(y)))
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(3.8, 3.6))
     plot_reliability(rb, ra, ax, title=f'test people, {len(y)} faces (equal class weights)')
     fig.savefig(a.out + '_reliability.png', dpi=110, bbox_inches='tight'); plt.close(fig)
@@ -181,6 +193,7 @@ def main(argv=None):
            '| view | called real | views |', '|---|---|---|']
     md += [f'| {v} | {f(r)} | {n} |' for v, (r, n) in res['views']['by_view'].items()]
     md += ['', '| backend | called real | views |', '|---|---|---|'] + [f'| {b} | {f(r)} | {n} |' for b, (r, n) in res['views']['by_backend'].items()]
+    md += ['', f'Failures (two per split, first found): ![failures]({Path(a.out).name}_failures.jpg)' if failures else '']
     md += ['', '## The demo samples (sample people, never trained on)', '', '| sample | verdict | p(fake) | masks | IoU on the picture |', '|---|---|---|---|---|']
     md += [f"| {k} | {v['verdict']} | {f(v['score'])} | {v['masks']} | {f(v['iou_on_picture'])} |" for k, v in demo.items()]
     md += ['', f"Demo fakes called fake with a mask: {f(res['demo']['fakes_called_fake_with_mask'])}; demo reals called real: {f(res['demo']['reals_called_real'])}.",

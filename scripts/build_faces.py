@@ -55,7 +55,7 @@ def main(argv=None):
     if a.source:
         src = Path(a.source)
         for p in [*src.glob('*.jpg'), src / 'faces.csv']: shutil.copy2(p, DEST / p.name)
-        if (src / 'README.md').exists(): shutil.copy2(src / 'README.md', DEST / 'SOURCE.md')
+        if (src / 'README.md').exists(): shutil.copy2(src / 'README.md', DEST / 'README.md')
     rows = list(csv.DictReader(open(DEST / 'faces.csv', newline='')))
     if a.fetch: fetch(DEST, rows)
     landmarks(DEST, rows)

@@ -175,6 +175,18 @@ def test_calibrate_command_writes_the_checkpoint(tiny, tmp_path):
     assert main(['calibrate', '--checkpoint', str(ck), '--data', str(data)]) in (0, None)
     back = FiFaMLLM.from_pretrained(ck)
     cal = back.config.calibration
-    assert cal['split'] == 'val' and cal['n'] >= 2 and np.isfinite([cal['a'], cal['b']]).all()
+    assert cal['split'] == 'val' and cal['n'] >= 2 and np.isfinite([cal['a'], cal['b']]).all() and 0.5 <= cal['threshold'] <= 1
     assert (ck / 'README.md').read_text() == 'my card'
     with pytest.raises(SystemExit): main(['calibrate', '--checkpoint', str(ck), '--data', str(data), '--split', 'test'])   # never a test split
+
+def test_every_backend_cuts_nearly_the_same_square():
+    "dlib and the OpenCV fallback frame the sample faces alike (box IoU >= 0.7), within what training's crop jitter covers."
+    from fifa_nb.landmarks import available_backends, detect_landmarks
+    runnable = [b for b, why in available_backends().items() if why is None]
+    if len(runnable) < 2: pytest.skip(f'only {runnable} can run here')
+    def iou(a, b):
+        ix, iy = max(0, min(a[2], b[2]) - max(a[0], b[0])), max(0, min(a[3], b[3]) - max(a[1], b[1]))
+        return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy)
+    for face in sample_faces():
+        boxes = [face_box(detect_landmarks(face.image, backend=b)) for b in runnable]
+        assert min(iou(boxes[0], b) for b in boxes[1:]) >= 0.7, (face.name, boxes)

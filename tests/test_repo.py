@@ -47,6 +47,7 @@ def test_sample_data_reach_the_installed_package(tmp_path):
               'tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json', 'checkpoints/small/model.safetensors',
               'checkpoints/small/config.json', 'checkpoints/small/README.md', 'checkpoints/small/tokenizer.json']:
         assert f'fifa_nb/data_samples/{f}' in samples, (f, samples)
+    assert not [n for n in samples if '/faces/' in n], 'the portraits ship with the repository, not the wheel'
     target = tmp_path / 'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)], check=True)
     code = ('import fifa_nb.core as c; from pathlib import Path; '
