@@ -124,6 +124,7 @@ class Forgery:
 
 # %% ../nbs/03_forgery.ipynb #77b2960a
 FORGERY_METHODS = {}   # method name -> family; filled by the method definitions below
+TRAIN_ONLY_METHODS = ('self_blend',)   # forgery methods used to train, never in a test split (defined below)
 _METHODS = {}          # method name -> function(face, rng, strength, donor) -> (fake, region_mask, params)
 
 def _forgery_method(family, name, **kwargs):
@@ -424,8 +425,6 @@ _forgery_method('identity_swap', 'face_swap_poisson', blend='poisson')(_identity
 _forgery_method('identity_swap', 'face_swap_feather', blend='feather')(_identity_swap)
 
 # %% ../nbs/03_forgery.ipynb #d73201f6
-TRAIN_ONLY_METHODS = ('self_blend',)   # forgery methods used to train, never in a test split
-
 def _self_copy(face, rng):
     "The source of a self-blend: the same photo with its colour, sharpness and geometry slightly changed."
     img = face.image.astype(np.float32)

@@ -558,7 +558,7 @@ def crop_face(image, # RGB uint8 (H, W, 3) picture
     x0, y0, x1, y1 = box
     k = size / (x1 - x0)
     crop = cv2.resize(cut_box(image, box), (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
-    lm = _replace(landmarks, points=(landmarks.points - np.float32([x0, y0])) * np.float32(k), image_size=(size, size),
-                  box=tuple((b - o) * k for b, o in zip(landmarks.box, (x0, y0, x0, y0))))
-    return crop, lm, box
+    lm = _replace(landmarks, points=landmarks.points - np.float32([x0, y0]), image_size=(y1 - y0, x1 - x0),
+                  box=tuple(b - o for b, o in zip(landmarks.box, (x0, y0, x0, y0)))).scaled(k)   # pixel centres map to pixel centres
+    return crop, _replace(lm, image_size=(size, size)), box
 

@@ -626,9 +626,9 @@ def ground_text(raw:str, # a generated answer with markup
     for sentence in _SENTENCE.split(raw):
         n = sentence.count(SEG)
         mine = masks[k:k + n]; k += n
-        phrases = sentence.count(P_OPEN)
-        empty = sum(m is None or not m.any() for m in mine) + max(0, phrases - n)
-        if empty: dropped += max(1, empty); continue
+        missing = sum(i is None for *_, i in parse_grounded(sentence)[0])   # phrases with no [SEG] after them
+        empty = sum(m is None or not m.any() for m in mine)
+        if missing or empty: dropped += missing + empty; continue
         kept.append(sentence); out_masks += mine
     return ' '.join(kept).strip(), out_masks, dropped
 

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TASKS', 'TASK_LEVELS', 'SEG', 'REGION_TOKEN', 'QUESTIONS', 'FAMILY_PHRASES', 'NOT_QUERIED', 'MIN_QUERY_AREA',
            'POSITIVE_SHARE', 'POSITIVE_BOX_SHARE', 'INSIDE_SHARE', 'P_POSITIVE', 'LABEL_TASKS', 'BUILDERS',
-           'encode_png', 'Sample', 'resize_mask', 'crop_annotation', 'AnnotatedImage', 'normalize_box', 'box_text',
-           'parse_box', 'parse_verdict', 'parse_family', 'build_det', 'build_cls', 'build_toe', 'build_loc',
+           'encode_png', 'Sample', 'resize_mask', 'crop_annotation', 'face_square', 'AnnotatedImage', 'normalize_box',
+           'box_text', 'parse_box', 'parse_verdict', 'parse_family', 'build_det', 'build_cls', 'build_toe', 'build_loc',
            'build_age', 'build_region_det', 'build_region_exp', 'build_region_seg', 'build_box_det', 'build_box_pred',
            'build_concept_seg', 'task_samples']
 
@@ -21,7 +21,7 @@ from .masks import rle_encode, rle_decode, as_mask, mask_iou, mask_to_box, box_t
 from .concepts import FICT
 from .regions import concept_map
 from .annotator import Annotation, age_phrases
-from .landmarks import FACE_MARGIN, crop_face, cut_box
+from .landmarks import FACE_MARGIN, crop_face, cut_box, face_box
 
 # %% ../nbs/05_tasks.ipynb #c9adef85
 TASKS = ('det', 'cls', 'toe', 'loc', 'age', 'region_det', 'region_exp', 'region_seg', 'box_det', 'box_pred', 'concept_seg')
@@ -165,6 +165,19 @@ def crop_annotation(ann:Annotation, # the annotation of the full image
     artifact = cut(ann.artifact_mask)
     for m in concept_masks.values(): artifact |= m
     return replace(ann, artifact_mask=artifact, concept_masks=concept_masks, difference=None)
+
+def face_square(landmarks, # `Landmarks` of the face
+                shape, # (H, W) of the picture
+                margin:float=FACE_MARGIN, # side of the square / the larger side of the landmarks' box
+               ) -> tuple:
+    """For pictures and lessons: the face square (`fifa_nb.landmarks.face_box`) moved and shrunk to stay inside the picture.
+    The model's input is cut by `crop_face`, which pads instead of moving: use that for anything a model sees."""
+    H, W = shape[:2]
+    x0, y0, x1, y1 = face_box(landmarks, margin)
+    side = min(x1 - x0, H, W)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x0, y0 = int(np.clip(round(cx - side / 2), 0, W - side)), int(np.clip(round(cy - side / 2), 0, H - side))
+    return x0, y0, x0 + side, y0 + side
 
 @dataclass(eq=False, repr=False)
 class AnnotatedImage:

@@ -153,14 +153,18 @@ def test_analyze_handles_broken_markup_without_crashing(samples, monkeypatch):
         return [(forced, torch.randn(len(forced), emb.shape[-1]))]
     monkeypatch.setattr(FiFaMLLM, '_greedy', fake_greedy)
     img = samples[0].image_array
-    a = model.analyze(img)
-    # left eye (missing [SEG]), nose, an extra [SEG], elbow (no concept), mouth (unclosed, no [SEG])
-    assert [s.phrase for s in a.segments] == ['the left eye', 'the nose', None, 'a purple elbow', 'the mouth']
-    assert [s.mask is not None for s in a.segments] == [False, True, True, True, False]
-    assert [s.concept for s in a.segments] == ['left_eye', 'nose', None, None, 'mouth']
-    assert all(s.mask.shape == img.shape[:2] for s in a.segments if s.mask is not None)
-    joined = ' | '.join(a.warnings)
+    # the parser: left eye (missing [SEG]), nose, an extra [SEG], elbow (no concept), mouth (unclosed, no [SEG])
+    spec, warns = parse_grounded(text)
+    assert [p for p, _, _ in spec] == ['the left eye', 'the nose', None, 'a purple elbow', 'the mouth']
+    assert [i is not None for *_, i in spec] == [False, True, True, True, False]
+    assert [c for _, c, _ in spec] == ['left_eye', 'nose', None, None, 'mouth']
+    joined = ' | '.join(warns)
     for w in ('missing [SEG]', 'extra [SEG]', 'names no known FICT concept', 'no </p>'): assert w in joined, joined
+    # analyze (a question that is not about the whole face, so the text is kept as written): it does not crash, and what it
+    # keeps is grounded: the sentence whose phrase has no [SEG] is dropped, and so is any whose mask came out empty
+    a = model.analyze(img, task='concept_seg')
+    assert all(s.mask is not None and s.mask.any() and s.mask.shape == img.shape[:2] for s in a.segments)
+    assert 'left eye' not in a.text and any(w.startswith('dropped') for w in a.warnings), (a.text, a.warnings)
 
 
 def test_analyze_validates_its_input(samples):
