@@ -309,7 +309,7 @@ DEMO_SAMPLES = {   # name -> (sample face, forgery method or None, donor, what i
     'grace_hopper/smile': ('grace_hopper', 'smile', None, 'a smile warped in (expression)'),
     'astronaut/face_swap_feather': ('astronaut', 'face_swap_feather', 'grace_hopper', 'a feathered face swap (identity swap)'),
     'grace_hopper/brow_thicken': ('grace_hopper', 'brow_thicken', None, 'thickened eyebrows (attribute edit)'),
-    'astronaut/wrinkles_add': ('astronaut', 'wrinkles_add', None, 'painted wrinkles (attribute edit): the shipped model misses it'),
+    'astronaut/wrinkles_add': ('astronaut', 'wrinkles_add', None, 'painted wrinkles (attribute edit)'),
 }
 
 @functools.lru_cache(maxsize=None)

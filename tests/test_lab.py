@@ -58,8 +58,11 @@ def test_check_failure_report(smoothing_report):
     assert report['got'].verdict == 'real'    # the shipped model misses this smoothing
     assert lab.check_failure_report(report, model, verbose=False)
     lips = find_face(make_forgery(face.image, face.landmarks, 'lip_recolor', seed=0).fake, landmarks=face.landmarks).image
-    assert not lab.check_failure_report({**report, 'image': lips}, model, verbose=False)                         # a claim the model does not make
-    assert not lab.check_failure_report({**report, 'image': lips, 'got': model.analyze(lips)}, model, verbose=False)  # the model is right
+    from dataclasses import replace
+    invented = replace(report['got'], verdict='fake' if report['got'].verdict == 'real' else 'real', text='Something the model never said.')
+    assert not lab.check_failure_report({**report, 'got': invented}, model, verbose=False)                       # a claim the model does not make
+    real = report['real_image']
+    assert not lab.check_failure_report({**report, 'image': real, 'got': model.analyze(real), 'expected': 'real'}, model, verbose=False)  # the model is right
     assert not lab.check_failure_report({**report, 'why': 'It is hard.'}, model, verbose=False)
     assert not lab.check_failure_report({k: v for k, v in report.items() if k != 'got'}, model, verbose=False)
     assert not lab.check_failure_report({**report, 'image': report['real_image']}, model, verbose=False)         # "fake" but unedited
