@@ -370,8 +370,9 @@ def crop_like(face, # a FaceCrop
              ) -> np.ndarray:
     "Cut and resize any picture-sized array (a mask, a difference map) the way `face` was cut."
     import cv2
-    x0, y0, x1, y1 = face.box
-    a = np.asarray(array)[y0:y1, x0:x1]
+    from fifa_nb.landmarks import cut_box
+    a = np.asarray(array)
+    a = cut_box(a, face.box, pad='zero' if a.dtype == bool else 'edge')   # the square may reach past the picture
     size = face.image.shape[:2][::-1]
     if a.dtype == bool: return cv2.resize(a.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
