@@ -107,7 +107,7 @@ def main(argv=None):
     # 3. unmodified photos handed over differently, with every landmark backend
     backends = [b for b, why in available_backends().items() if why is None]
     people = {'astronaut': sample_face('astronaut').image, 'grace_hopper': sample_face('grace_hopper').image}
-    test_people = sorted({json.loads(m)['identity'] for m, s in zip(load_fifa11(a.data)['test']['meta'], load_fifa11(a.data)['test']['split'])})
+    test_people = sorted({json.loads(m)['identity'] for m in load_fifa11(a.data)['test']['meta']})
     for key in test_people[:a.people]: people[key] = portrait_face(key)[0]
     rows = []
     for name, picture in people.items():
