@@ -9,19 +9,27 @@ __all__ = ['IMAGE_SUFFIXES', 'SUMMARY', 'BATCH_FORMAT', 'UnsafePathError', 'chec
 # %% ../nbs/04b_batch.ipynb #38aa6ae1
 import json, os, re, warnings
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from .core import FifaError, OutputExistsError, atomic_write_json, read_json
+from .core import FifaError, OutputExistsError, atomic_write_json, file_sha256, read_json
 from .annotator import ARTIFACT_RULES, DEFAULT_RULE, Annotation
 
 # %% ../nbs/04b_batch.ipynb #7339b8e8
 class UnsafePathError(FifaError, ValueError):
     "A path from a file or folder that would lead outside the folder it belongs to."
 
+def _resolve(path, source=None) -> Path:
+    "`path` with every symbolic link followed; a loop of links (or a link chain too deep) is an `UnsafePathError`, not a RuntimeError."
+    try: return Path(path).resolve()
+    except (RuntimeError, OSError) as e:   # 'Symlink loop' (RuntimeError up to Python 3.12, OSError ELOOP from 3.13)
+        where = f' (named in {source})' if source else ''
+        raise UnsafePathError(f'{str(path)!r}{where} is a loop of symbolic links (or cannot be followed: {type(e).__name__}); '
+                              'replace it with the file itself.') from None
+
 def check_inside(root, # the folder the path must stay in
                  path, # a path under `root` (found by listing it, or joined by `inside_root`)
                  source=None, # where the path came from, for messages
                 ) -> Path:
     "`path` if, with every symbolic link followed, it lies inside `root`; else an `UnsafePathError`."
-    real_root, real = Path(root).resolve(), Path(path).resolve()
+    real_root, real = _resolve(root, source), _resolve(path, source)
     if real != real_root and not real.is_relative_to(real_root):
         where = f' (named in {source})' if source else ''
         raise UnsafePathError(f'{str(path)!r}{where} leads to {str(real)!r}, outside {str(real_root)!r}: fifa_nb refuses paths '
@@ -79,26 +87,33 @@ def find_pairs(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (real_dir
     return pairs, problems
 
 # %% ../nbs/04b_batch.ipynb #ad073693
+def _inputs(real, fake) -> dict:
+    "Names and sha256 of the two pictures: what an annotation was made from (a file whose content changed is another input)."
+    return {side: dict(name=p.name, sha256=file_sha256(p)) for side, p in (('real', real), ('fake', fake))}
+
 def _check_owned(path, rule, real, fake):
-    "Why the annotation file `path` is not this job's annotation of (real, fake) with `rule`, or None when it is."
+    "(why the annotation file `path` is not this job's annotation of (real, fake) with `rule` or None, the record read)."
     try: d = read_json(path, 'annotation')
-    except FifaError: return 'it is not an annotation JSON'
-    if not isinstance(d, dict) or d.get('format') != 'fifa_nb.annotation/1': return 'it is not a fifa_nb annotation'
-    if d.get('rule') != rule: return f'it was made with rule {d.get("rule")!r}, not {rule!r}'
+    except FifaError: return 'it is not an annotation JSON', None
+    if not isinstance(d, dict) or d.get('format') != 'fifa_nb.annotation/1': return 'it is not a fifa_nb annotation', None
+    if d.get('rule') != rule: return f'it was made with rule {d.get("rule")!r}, not {rule!r}', d
     if (d.get('real_id'), d.get('fake_id')) != (real.name, fake.name):
-        return f'it annotates {d.get("real_id")!r} and {d.get("fake_id")!r}, not {real.name!r} and {fake.name!r}'
-    return None
+        return f'it annotates {d.get("real_id")!r} and {d.get("fake_id")!r}, not {real.name!r} and {fake.name!r}', d
+    return None, d
+
+def _source_key(source):
+    return [str(_resolve(s)) for s in source] if isinstance(source, (tuple, list)) else str(_resolve(source))
 
 def _summary(source, rule, pairs, errors, out):
     "The job's summary, from the annotation files on disk (so an interrupted and resumed job gives the same one)."
     done = {}
     for name, (real, fake) in sorted(pairs.items()):
         if name in errors: continue
-        a = Annotation.from_json(out / f'{name}.json')
+        d = read_json(out / f'{name}.json', 'annotation')
+        a = Annotation.from_dict(d)
         done[name] = dict(annotation=f'{name}.json', real=real.name, fake=fake.name, verdict=a.verdict, concepts=list(a.concepts),
-                          artifact_pixels=int(a.artifact_mask.sum()))
-    src = [str(Path(s).resolve()) for s in source] if isinstance(source, (tuple, list)) else str(Path(source).resolve())
-    return dict(format=BATCH_FORMAT, source=src, rule=rule, pairs=len(pairs) + sum(e not in pairs for e in errors),
+                          artifact_pixels=int(a.artifact_mask.sum()), inputs=d.get('inputs'))
+    return dict(format=BATCH_FORMAT, source=_source_key(source), rule=rule, pairs=len(pairs) + sum(e not in pairs for e in errors),
                 annotated=len(done), failed=len(errors), annotations=done, errors=dict(sorted(errors.items())))
 
 def annotate_folder(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (real_dir, fake_dir) with NAME.EXT in both
@@ -108,7 +123,9 @@ def annotate_folder(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (rea
                     progress:bool=True, # a progress bar
                     backend:str='auto', # landmark backend
                    ) -> dict: # the summary (also in out_dir/summary.json)
-    "Annotate every (real, fake) pair of a folder with the FiFa-Annotator; resumable, atomic, errors recorded per pair."
+    """Annotate every (real, fake) pair of a folder with the FiFa-Annotator; resumable, atomic, errors recorded per pair.
+    An annotation is reused only when it was made from the same two files' contents (sha256): a pair whose pictures
+    changed is annotated again (with a warning), never answered from the old result."""
     from tqdm.auto import tqdm
     from fifa_nb.annotator import annotate
     rule = rule or DEFAULT_RULE
@@ -121,34 +138,50 @@ def annotate_folder(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (rea
     for debris in out.glob('.*.json.*.tmp'): debris.unlink()   # a write cut short by a kill: never a result
     errors = {n: p for n, p in problems.items()}
     if 'summary' in pairs: errors['summary'] = f'the name {SUMMARY!r} is reserved for the job summary: rename this pair'; del pairs['summary']
+    inputs = {}
+    for name, (real, fake) in list(pairs.items()):
+        try: inputs[name] = _inputs(real, fake)
+        except OSError as e: errors[name] = f'cannot read {real.name} or {fake.name} ({type(e).__name__}: {e.strerror or e})'
     if (out / SUMMARY).exists() and not force:
-        same = _summary_if_same(out, source, rule, pairs, errors)
+        same = _summary_if_same(out, source, rule, pairs, errors, inputs)
         if same is not None: return same
-        raise OutputExistsError(f'{out} holds a finished job of other pairs or another rule ({SUMMARY}); pass force=True (--force) to '
-                                'annotate again and replace it, or choose another output folder.')
-    todo = {}
+    todo, changed = {}, []
     for name, (real, fake) in pairs.items():
+        if name in errors: continue
         target = out / f'{name}.json'
         if target.exists() and not force:
-            why = _check_owned(target, rule, real, fake)
+            why, d = _check_owned(target, rule, real, fake)
             if why: raise OutputExistsError(f'{target} exists and {why}; pass force=True (--force) to replace it, or choose another output folder.')
+            if d.get('inputs') != inputs[name]: todo[name] = (real, fake); changed.append(name)   # this job's, of other contents
         else: todo[name] = (real, fake)
+    if changed:
+        warnings.warn(f'{len(changed)} pair(s) changed since they were annotated ({", ".join(changed[:5])}'
+                      f'{" ..." if len(changed) > 5 else ""}): annotating them again.', stacklevel=2)
     for name, (real, fake) in tqdm(sorted(todo.items()), desc='annotating', disable=not progress):
         try: ann = annotate(real, fake, rule=rule, real_id=real.name, fake_id=fake.name, backend=backend)
         except Exception as e:   # recorded, not fatal: the other pairs go on
             errors[name] = str(e) if isinstance(e, FifaError) else f'{type(e).__name__}: {e}'; continue
-        ann.to_json(out / f'{name}.json', overwrite=True)
+        if _inputs(real, fake) != inputs[name]:   # a picture changed while it was being annotated: do not record a mix
+            errors[name] = f'{real.name} or {fake.name} changed while it was annotated; run the job again'; continue
+        atomic_write_json(out / f'{name}.json', {**ann.to_dict(), 'inputs': inputs[name]}, overwrite=True)
+    for name in errors:   # a pair that failed this time keeps no annotation of older contents
+        if name in changed: (out / f'{name}.json').unlink(missing_ok=True)
     summary = _summary(source, rule, pairs, errors, out)
     atomic_write_json(out / SUMMARY, summary, overwrite=True, indent=1)
     return summary
 
-def _summary_if_same(out, source, rule, pairs, errors):
-    "The finished job's summary when it was this very job (same source, rule and pairs), else None."
+def _summary_if_same(out, source, rule, pairs, errors, inputs):
+    """The finished job's summary when it was this very job (same source, rule, pairs and picture contents), else None.
+    A finished job of other pairs or another rule is refused (OutputExistsError): it would replace finished results."""
     try: old = read_json(out / SUMMARY, 'job summary')
-    except FifaError: return None
-    if not isinstance(old, dict) or old.get('format') != BATCH_FORMAT or old.get('rule') != rule: return None
-    src = [str(Path(s).resolve()) for s in source] if isinstance(source, (tuple, list)) else str(Path(source).resolve())
-    names = set(old.get('annotations', {})) | set(old.get('errors', {}))
-    if old.get('source') != src or names != set(pairs) | set(errors): return None
-    if any(not (out / f'{n}.json').exists() for n in old.get('annotations', {})): return None
+    except FifaError: old = None
+    names = set(old.get('annotations', {})) | set(old.get('errors', {})) if isinstance(old, dict) else None
+    if (not isinstance(old, dict) or old.get('format') != BATCH_FORMAT or old.get('rule') != rule or old.get('source') != _source_key(source)
+            or names != set(pairs) | set(errors)):
+        raise OutputExistsError(f'{out} holds a finished job of other pairs or another rule ({SUMMARY}); pass force=True (--force) to '
+                                'annotate again and replace it, or choose another output folder.')
+    done = old.get('annotations', {})
+    if any(not (out / f'{n}.json').exists() or not isinstance(a, dict) or a.get('inputs') != inputs.get(n) for n, a in done.items()):
+        return None   # this job, but some pictures changed (or an annotation is gone): the pairs are checked one by one
+    if set(old.get('errors', {})) != set(errors): return None
     return old

@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_PIXELS', 'MAX_PIXELS_ENV', 'MIN_IMAGE_SIDE', 'IMAGE_FORMATS', 'MAX_JSON_BYTES', 'FifaError', 'ImageError',
-           'MaskError', 'BoxError', 'OutputExistsError', 'set_max_pixels', 'max_pixels_limit', 'load_image',
-           'image_to_pil', 'resize_max', 'image_id', 'file_sha256', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'json_safe', 'read_json', 'save_image', 'set_seed', 'default_device',
-           'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face', 'sample_faces']
+           'MaskError', 'BoxError', 'OutputExistsError', 'NumberError', 'check_number', 'set_max_pixels',
+           'max_pixels_limit', 'load_image', 'image_to_pil', 'resize_max', 'image_id', 'file_sha256',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'json_safe', 'read_json', 'save_image',
+           'set_seed', 'default_device', 'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face',
+           'sample_faces']
 
 # %% ../nbs/00_core.ipynb #34c0cd39
-import contextlib, hashlib, io, json, os, random, re, tempfile, warnings
+import contextlib, hashlib, io, json, math, os, random, re, tempfile, warnings
 import importlib.resources, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,29 @@ class BoxError(FifaError, ValueError):
 
 class OutputExistsError(FifaError, FileExistsError):
     "Refusing to replace a file that already exists (pass `overwrite=True` to replace it)."
+
+class NumberError(FifaError, ValueError):
+    "A number out of its range, not finite, or not a number at all."
+
+def check_number(value, # the number to check (int, float, numpy scalar, or text such as '0.5')
+                 name:str, # what it is, for the message ('threshold', '--lr', ...)
+                 lo=None, hi=None, # the allowed range (None: unbounded on that side)
+                 low_open:bool=False, high_open:bool=False, # exclude lo / hi themselves
+                 whole:bool=False, # must be a whole number (returned as int)
+                ):
+    "`value` as a float (or int when `whole`) if it is a finite number in range; else a `NumberError` naming it: no NaN, no infinity, no bool."
+    x = value
+    if isinstance(x, str):
+        with contextlib.suppress(ValueError): x = float(x.strip())
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)) or not math.isfinite(float(x)):
+        raise NumberError(f'{name} must be a finite number, got {value!r}.')
+    if whole and float(x) != int(x): raise NumberError(f'{name} must be a whole number, got {value!r}.')
+    x = int(x) if whole else float(x)
+    if (lo is not None and (x < lo or low_open and x == lo)) or (hi is not None and (x > hi or high_open and x == hi)):
+        span = (f'{"(" if low_open else "["}{lo}, {hi}{")" if high_open else "]"}' if lo is not None and hi is not None
+                else f'{">" if low_open else ">="} {lo}' if lo is not None else f'{"<" if high_open else "<="} {hi}')
+        raise NumberError(f'{name} must be in {span}, got {value!r}.')
+    return x
 
 # %% ../nbs/00_core.ipynb #bcda132c
 DEFAULT_MAX_PIXELS = 40_000_000  # refuse bigger images unless asked (a 40 MP RGB image is already 120 MB)

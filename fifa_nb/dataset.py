@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['SPLITS', 'OOD_METHODS', 'PERSON_SHARE', 'HELD_OUT_SHARE', 'EXTRA_SHARE', 'REAL_SHARE', 'SELF_BLENDS', 'DEFAULT_SIZE',
-           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'portraits_dir', 'portrait_people',
-           'portrait_face', 'plan_identities', 'plan_items', 'make_identities', 'apply_render', 'build_item',
-           'sample_features', 'build_dataset', 'file_digests', 'verify_digests', 'load_fifa11']
+           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'BUILD_ENTRIES', 'WORK_ENTRIES',
+           'portraits_dir', 'portrait_people', 'portrait_face', 'plan_identities', 'plan_items', 'make_identities',
+           'apply_render', 'build_item', 'sample_features', 'build_dataset', 'file_digests', 'verify_digests',
+           'load_fifa11']
 
 # %% ../nbs/05a_dataset.ipynb #04ffdcf0
 import functools, io, json, os, shutil, time, warnings
@@ -270,30 +271,62 @@ def _plan(config):
     identities = plan_identities(config['n'], config['seed'])
     return dict(config=config, identities=identities, items=plan_items(config['n'], config['seed'], identities))
 
-def _only_debris(folder) -> bool:
-    "Whether `folder` holds nothing but what a build killed before saving its plan leaves: folders and hidden temporary files."
-    return all(p.is_dir() and not p.is_symlink() and _only_debris(p) or p.name.startswith('.') and p.name.endswith('.tmp')
-               for p in folder.iterdir())
+BUILD_ENTRIES = ('fifa11.json', 'arrow', 'parquet', '_work', '.arrow.tmp', '.parquet.tmp')   # all a build writes in its folder
+WORK_ENTRIES = ('plan.json', 'identities', 'shards')                                         # ... and in DIR/_work
+
+def _is_temp(name): return name.startswith('.') and name.endswith('.tmp')   # a write of `atomic_write_*` cut short
+
+def _foreign(out) -> list:
+    "What in `out` a build did not write (other files, links): a folder holding any of it is never deleted, even with --force."
+    def walk(folder, known, rel=''):
+        bad = []
+        for p in sorted(folder.iterdir()):
+            name = rel + p.name
+            if p.is_symlink(): bad.append(name + ' (a link)')
+            elif known is not None and p.name not in known and not _is_temp(p.name): bad.append(name)
+            elif p.is_dir(): bad += walk(p, WORK_ENTRIES if name == '_work' else None, name + '/')
+        return bad
+    return walk(out, BUILD_ENTRIES)
+
+def _read_manifest(path):
+    "The manifest of a finished build, checked before anything is trusted to it (a file merely named fifa11.json is not one)."
+    try: m = read_json(path, 'dataset manifest', max_bytes=64 * 2 ** 20)
+    except FifaError as e: raise FifaError(f'{e} It is not the manifest of a build, so nothing here is touched.') from None
+    need = dict(format=str, complete=bool, config=dict, splits=dict, files=dict, digests=dict)
+    bad = [k for k, t in need.items() if not isinstance(m, dict) or not isinstance(m.get(k), t)]
+    if bad or not m['format'].startswith('fifa_nb.fifa11/') or m['complete'] is not True:
+        raise FifaError(f'{path} is not the manifest of a finished FiFa-11 build (missing or wrong: {", ".join(bad) or "format"}); '
+                        'nothing in the folder is touched. Choose a new or empty folder.')
+    return m
 
 def _read_plan(plan_file, config):
-    "The saved plan, if it is exactly the plan of `config` (a plan changed by hand, or by another version, is refused)."
+    """The saved plan, if it is exactly the plan its own settings give (so everything in it, file names included, is ours).
+    A plan changed by hand or written by another version is refused, and its folder is not touched, even with --force."""
+    refuse = (f'{plan_file} is not a plan this fifa_nb version writes (changed by hand, or another version); the folder is not '
+              'touched: finish the build with the version that started it, delete the folder yourself, or choose another.')
     try: plan = read_json(plan_file, 'build plan')
-    except FifaError as e: raise FifaError(f'{e} Pass overwrite=True (--force) to start the build over.') from None
-    if not isinstance(plan, dict) or plan.get('config') != config: return plan
-    if plan != _plan(config):
-        raise FifaError(f'{plan_file} is not the plan these settings give (changed by hand, or written by another fifa_nb version); '
-                        'pass overwrite=True (--force) to start the build over.')
+    except FifaError as e: raise FifaError(f'{e} {refuse}') from None
+    saved = plan.get('config') if isinstance(plan, dict) else None
+    if not isinstance(saved, dict) or saved.get('format') != DATASET_FORMAT or set(saved) != set(config): raise FifaError(refuse)
+    if not isinstance(saved['n'], int) or not MIN_ITEMS <= saved['n'] <= 10 ** 6: raise FifaError(refuse)
+    try: same = plan == (_plan(config) if saved == config else _plan(saved))
+    except Exception: same = False   # settings no build would accept
+    if not same: raise FifaError(refuse)
     return plan
 
 def _prepare(out, config, overwrite):
-    "Check the output folder; return the saved plan when resuming, else None."
+    """Check the output folder; return the saved plan when resuming, else None. Nothing is deleted unless the folder holds only
+    what a build writes and is recognised as a build (a manifest that parses and fits the schema, or this version's plan)."""
     manifest, work = out / 'fifa11.json', out / '_work'
     plan_file = work / 'plan.json'
-    if out.exists() and not out.is_dir(): raise FifaError(f'{out} is a file; give build_dataset a folder.')
+    if out.is_symlink() or out.exists() and not out.is_dir(): raise FifaError(f'{out} is a file or a link; give build_dataset a folder.')
     if not out.exists() or not any(out.iterdir()): return None
-    if not manifest.exists() and not plan_file.exists() and [p.name for p in out.iterdir()] == ['_work'] and _only_debris(work):
-        shutil.rmtree(work); return None   # killed before the plan was saved: nothing to keep
+    if foreign := _foreign(out):
+        shown = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
+        raise FifaError(f'{out} holds files a FiFa-11 build does not write ({shown}); it is never deleted or changed, even with '
+                        '--force: choose a new or empty folder.')
     if manifest.exists():
+        _read_manifest(manifest)
         if work.is_dir(): shutil.rmtree(work)   # a finished build killed while removing its work folder
         if not overwrite: raise OutputExistsError(f'{out} already holds a FiFa-11 dataset; pass overwrite=True (--force) to build it again.')
     elif plan_file.exists():
@@ -303,8 +336,15 @@ def _prepare(out, config, overwrite):
             diff = {k: (plan['config'].get(k), v) for k, v in config.items() if plan['config'].get(k) != v}
             raise FifaError(f'{out} holds an unfinished build with other settings (saved, asked: {diff}); call again with the '
                             'saved settings to finish it, or pass overwrite=True (--force) to start over.')
-    else: raise FifaError(f'{out} exists and is not a fifa_nb dataset folder; choose a new or empty folder (it is never deleted).')
-    shutil.rmtree(out)
+    elif any(p.is_file() for p in out.rglob('*') if not _is_temp(p.name)):
+        raise FifaError(f'{out} holds pieces of a build without its manifest or plan; it is not deleted: choose a new or empty folder.')
+    # else: a build killed before it saved its plan: folders and temporary files only, nothing to keep
+    for name in BUILD_ENTRIES:   # only the build's own entries (checked above), never the folder itself
+        p = out / name
+        if p.is_dir(): shutil.rmtree(p)
+        elif p.exists(): p.unlink()
+    for p in out.iterdir():
+        if _is_temp(p.name): p.unlink()
     return None
 
 def _assemble(out, work, n_shards):
@@ -408,8 +448,9 @@ def file_digests(out) -> dict:
 def verify_digests(out, manifest:dict, prefix:str, full:bool=True):
     "Check the files under `prefix` against the digests in the manifest: a damaged, cut-short or missing file is a FifaError."
     digests = manifest.get('digests')
-    if digests is None: return   # built before digests were recorded
-    if not isinstance(digests, dict): raise FifaError(f'{out}/fifa11.json: digests must be an object.')
+    if not isinstance(digests, dict) or not any(str(rel).startswith(prefix + '/') for rel in digests):
+        raise FifaError(f'{out}/fifa11.json records no digests of its {prefix} files (every build writes them): the manifest was '
+                        'edited or damaged, so the files cannot be checked. Build the dataset again, or copy it again.')
     fix = f'The dataset is damaged: build it again (`fifa_nb build-data --out {out} ... --force`) or copy it again from its source.'
     for rel, d in digests.items():
         if not str(rel).startswith(prefix + '/'): continue
@@ -462,9 +503,13 @@ def load_fifa11(out_dir, # a folder written by `build_dataset`
     try:
         if source == 'arrow':
             _check_arrow_folder(out)
-            return _check_image_paths(ds.load_from_disk(str(out / 'arrow')), f'{out}/arrow')
-        files = {s: str(inside_root(out, f'parquet/{s}.parquet')) for s in SPLITS}
-        return _check_image_paths(ds.load_dataset('parquet', data_files=files, cache_dir=cache_dir), f'{out}/parquet')
+            splits = _check_image_paths(ds.load_from_disk(str(out / 'arrow')), f'{out}/arrow')
+        else:
+            files = {s: str(inside_root(out, f'parquet/{s}.parquet')) for s in SPLITS}
+            splits = _check_image_paths(ds.load_dataset('parquet', data_files=files, cache_dir=cache_dir), f'{out}/parquet')
+        # rows keep their images as bytes: `Sample.from_dict` decodes them through `load_image`, which reads the size from the
+        # header and refuses one over the pixel limit before decoding (datasets' own decoding would allocate it first)
+        return splits.cast_column('image', ds.Image(decode=False))
     except FifaError: raise
     except Exception as e:   # the readers' own errors (pyarrow, json, datasets): one message that says what to do
         raise FifaError(f'{out}/{source} could not be read ({type(e).__name__}: {str(e)[:200]}): the dataset is damaged or '

@@ -90,7 +90,7 @@ def _images_and_labels(data_dir, split, max_images=None, seed=0):
     rows = [i for i, t in enumerate(d['task']) if t == 'det']
     if max_images is not None and len(rows) > max_images: rows = sorted(np.random.default_rng(seed).choice(rows, max_images, replace=False).tolist())
     sub = d.select(rows)
-    return [np.asarray(im.convert('RGB')) for im in sub['image']], np.array([l['is_fake'] for l in sub['labels']], np.float64)
+    return [load_image(im['bytes'], min_side=1) for im in sub['image']], np.array([l['is_fake'] for l in sub['labels']], np.float64)   # bytes: checked before decoding
 
 def calibrate(model, # a FiFaMLLM (its config.calibration is set in place)
               data_dir, # a FiFa-11 build

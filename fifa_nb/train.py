@@ -9,13 +9,13 @@ __all__ = ['DEFAULT_TASK_WEIGHTS', 'VARIANTS', 'AUGMENT', 'TRAIN_CONFIG_SCHEMA',
            'plot_history', 'LivePlot']
 
 # %% ../nbs/10_train.ipynb #cb5e78bf
-import contextlib, json, math, os, shutil, tempfile, time, warnings
+import contextlib, json, math, os, re, shutil, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import FifaError, OutputExistsError, atomic_write_json, atomic_write_text, read_json, set_seed
+from .core import FifaError, OutputExistsError, _short, atomic_write_json, atomic_write_text, read_json, set_seed
 from .tasks import TASKS, Sample
 from .model import (FiFaMLLM, FiFaConfig, _to, write_checkpoint_folder, verify_manifest, check_json, json_spec,
                            CheckpointError, CONFIG_SCHEMA)
@@ -271,6 +271,9 @@ def _load_optimizer(opt, folder):
     meta = check_json(read_json(folder / 'optimizer.json', 'optimizer state', CheckpointError, 64 * 2 ** 20), OPTIMIZER_SCHEMA, f'{folder}/optimizer.json')
     state = {}
     for key, v in list(tensors.items()) + list(meta['plain'].items()):
+        if not re.fullmatch(r'\d{1,9}\.[A-Za-z_]{1,40}', key):   # '<parameter index>.<state name>', as _save_optimizer writes them
+            raise CheckpointError(f'{folder}/optimizer.safetensors holds a tensor named {_short(repr(key), 60)}, not <index>.<name>: '
+                                  'the optimizer state was edited or damaged; resume from another checkpoint, or train afresh.')
         i, k = key.split('.', 1)
         state.setdefault(int(i), {})[k] = v
     try: opt.load_state_dict(dict(state=state, param_groups=meta['param_groups']))

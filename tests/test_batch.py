@@ -115,7 +115,13 @@ def _fake_fifa11(root):
     dd.save_to_disk(str(root / 'arrow'))
     (root / 'parquet').mkdir()
     for s in SPLITS: dd[s].to_parquet(str(root / 'parquet' / f'{s}.parquet'))
-    (root / 'fifa11.json').write_text(json.dumps(dict(format=DATASET_FORMAT)))
+    return _redigest(root)
+
+
+def _redigest(root):
+    "Record the digests of the files as they are now (as an attacker who edits the files would also do)."
+    from fifa_nb.dataset import DATASET_FORMAT, file_digests
+    (root / 'fifa11.json').write_text(json.dumps(dict(format=DATASET_FORMAT, digests=file_digests(root))))
     return root
 
 
@@ -136,7 +142,8 @@ def test_load_fifa11_reads_only_inside_its_folder(tmp_path):
         bad = Path(shutil.copytree(ok, tmp_path / 'bad'))
         state = bad / 'arrow' / 'test' / 'state.json'
         s = json.loads(state.read_text()); s['_data_files'] = [{'filename': name}]; state.write_text(json.dumps(s))
-        with pytest.raises(UnsafePathError, match=says): load_fifa11(bad)
+        with pytest.raises(FifaError, match='damaged'): load_fifa11(bad)   # the digests catch the edit first
+        with pytest.raises(UnsafePathError, match=says): load_fifa11(_redigest(bad))
         shutil.rmtree(bad)
     # symbolic links out of the dataset folder: the arrow folder, one split, a data file, a parquet file
     for link in ('arrow', 'arrow/val', 'arrow/val/state.json', 'parquet/test.parquet'):
@@ -144,12 +151,12 @@ def test_load_fifa11_reads_only_inside_its_folder(tmp_path):
         target = bad / link
         shutil.rmtree(target) if target.is_dir() else target.unlink()
         os.symlink(ok / link, target)
-        with pytest.raises(UnsafePathError, match='outside'): load_fifa11(bad, 'parquet' if 'parquet' in link else 'arrow')
+        with pytest.raises(UnsafePathError, match='outside'): load_fifa11(_redigest(bad), 'parquet' if 'parquet' in link else 'arrow')
         shutil.rmtree(bad)
     # a split list naming folders that are not FiFa-11 splits
     bad = Path(shutil.copytree(ok, tmp_path / 'bad'))
     (bad / 'arrow' / 'dataset_dict.json').write_text(json.dumps({'splits': ['train', '../../x']}))
-    with pytest.raises(FifaError, match='names the splits'): load_fifa11(bad)
+    with pytest.raises(FifaError, match='names the splits'): load_fifa11(_redigest(bad))
 
 
 def test_images_stored_as_paths_are_refused(tmp_path):
@@ -162,9 +169,9 @@ def test_images_stored_as_paths_are_refused(tmp_path):
     with pa.memory_map(str(arrow)) as f: table = pa.ipc.open_stream(f).read_all()
     table = _image_as_path(table, tmp_path / 'private.png')
     with pa.OSFile(str(arrow), 'wb') as f, pa.ipc.new_stream(f, table.schema) as w: w.write_table(table)
-    with pytest.raises(UnsafePathError, match='1 image.s. of split val are file paths rather than stored bytes'): load_fifa11(bad)
+    with pytest.raises(UnsafePathError, match='1 image.s. of split val are file paths rather than stored bytes'): load_fifa11(_redigest(bad))
     pq.write_table(_image_as_path(pq.read_table(bad / 'parquet' / 'test.parquet'), tmp_path / 'private.png'), bad / 'parquet' / 'test.parquet')
-    with pytest.raises(UnsafePathError, match='split test are file paths'): load_fifa11(bad, 'parquet', cache_dir=str(tmp_path / 'c'))
+    with pytest.raises(UnsafePathError, match='split test are file paths'): load_fifa11(_redigest(bad), 'parquet', cache_dir=str(tmp_path / 'c'))
 
 
 def test_a_build_plan_changed_by_hand_is_refused(tmp_path):
@@ -178,7 +185,9 @@ def test_a_build_plan_changed_by_hand_is_refused(tmp_path):
     plan = json.loads(plan_file.read_text())
     plan['items'][0]['identity'] = '../../../../etc/passwd'
     plan_file.write_text(json.dumps(plan))
-    with pytest.raises(FifaError, match='is not the plan these settings give'): build_dataset(out, n=12, seed=0, max_shards=0, progress=False)
+    with pytest.raises(FifaError, match='is not a plan this fifa_nb version writes'): build_dataset(out, n=12, seed=0, max_shards=0, progress=False)
+    with pytest.raises(FifaError, match='is not a plan this fifa_nb version writes'): build_dataset(out, n=12, seed=0, overwrite=True, progress=False)
+    assert plan_file.exists()   # not ours any more: not deleted, even with --force
     from fifa_nb.dataset import build_item
     with pytest.raises(UnsafePathError, match="climbs out with '..'"): build_item(plan['items'][0], out / '_work' / 'identities')
 

@@ -120,6 +120,27 @@ def test_config_json_is_checked_against_its_schema(ckpt, change, says):
     assert str(ckpt / 'config.json') in str(e.value) or 'format' in says
 
 
+@pytest.mark.parametrize('change, says', [
+    (lambda d: d['llm'].update(hidden_act='evil'), "llm.hidden_act 'evil' is not an activation transformers knows"),
+    (lambda d: d['vision'].update(hidden_act='evil'), "vision.hidden_act 'evil' is not an activation"),
+    (lambda d: d['llm'].update(num_attention_heads=3), r'llm.num_attention_heads \(3\) must divide hidden_size \(64\)'),
+    (lambda d: d['vision'].update(num_attention_heads=3), r'vision.num_attention_heads \(3\) must divide hidden_size'),
+    (lambda d: d['llm'].update(num_key_value_heads=3), r'llm.num_key_value_heads \(3\) must divide num_attention_heads'),
+    (lambda d: d['llm'].update(rope_parameters={'rope_type': 'evil', 'rope_theta': 1e4}), "rope_type 'evil' is not a rotary type"),
+    (lambda d: d['llm'].update(rope_parameters={'rope_type': 'default', 'rope_theta': 0.0}), r'rope_parameters.rope_theta must be in \[1'),
+    (lambda d: d['llm'].update(rope_theta=0), 'llm.rope_theta must be a number from 1 to'),
+    (lambda d: d['llm'].update(rms_norm_eps=0), 'llm.rms_norm_eps must be a number from 1e-12'),
+    (lambda d: d['seg'].update(heads=3), 'describes a model that cannot be built or run .SegHeadError'),
+    (lambda d: d['vision'].update(patch_size=7), 'cannot be built or run .FifaError: image_size 64 is not a multiple of patch_size 7'),
+    (lambda d: d.update(max_new_tokens=10 ** 6), 'max_new_tokens must be a whole number from 1 to 4096'),
+])
+def test_a_config_the_model_cannot_build_is_one_message(ckpt, change, says):
+    "Within the schema field by field, but not a model the classes can build or run: checked together, on the meta device."
+    _edit_config(ckpt, change)
+    with pytest.raises(CheckpointError, match=says) as e: FiFaMLLM.from_pretrained(ckpt)
+    assert str(ckpt / 'config.json') in str(e.value) and '\n' not in str(e.value)
+
+
 def test_a_config_that_does_not_fit_its_weights_is_refused_before_building(ckpt):
     "Within the schema's bounds, but not the model the weights belong to: caught on the meta device, no memory spent."
     _edit_config(ckpt, lambda d: d['llm'].update(num_hidden_layers=3))
@@ -236,6 +257,8 @@ def test_training_checkpoints_have_chained_manifests(run):
     (lambda ck: _rewrite(ck, 'optimizer.json', lambda s: s['param_groups'][0].update(params=[0, 1])), 'the optimizer state does not fit the model'),
     (lambda ck: _rewrite(ck, 'trainer_state.json', lambda s: s['scheduler'].update(optimizer=1)), 'scheduler.optimizer is not allowed here'),
     (lambda ck: (ck / 'rng.safetensors').write_bytes(b'junk') and write_manifest(ck), 'rng.safetensors holds no usable random state'),
+    (lambda ck: _rename_tensor(ck / 'optimizer.safetensors', 'evil'), r"optimizer.safetensors holds a tensor named 'evil', not <index>.<name>"),
+    (lambda ck: _rename_tensor(ck / 'optimizer.safetensors', 'x.exp_avg'), r"holds a tensor named 'x.exp_avg'"),
 ])
 def test_a_damaged_training_checkpoint_is_refused_on_resume(run, tmp_path, damage, says):
     from fifa_nb.train import checkpoints
@@ -244,6 +267,13 @@ def test_a_damaged_training_checkpoint_is_refused_on_resume(run, tmp_path, damag
     damage(ck)
     with pytest.raises(CheckpointError, match=says) as e: _resume(out, run[1])
     assert f'delete {ck}' in str(e.value) and 'step-0000002' in str(e.value)   # what to do: fall back to the one before
+
+
+def _rename_tensor(path, new):
+    "The same safetensors file with its first tensor renamed (and the manifest rewritten, as a careful attacker would)."
+    from safetensors.torch import load_file, save_file
+    t = load_file(str(path)); first = sorted(t)[0]; t[new] = t.pop(first)
+    save_file(t, str(path)); write_manifest(path.parent)
 
 
 def _rewrite(ck, name, change):

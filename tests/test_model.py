@@ -178,6 +178,27 @@ def test_analyze_validates_its_input(samples):
     a = model.analyze(img, box=(10, 10, 60, 60), max_new_tokens=5)
     assert a.task == 'box_det' and REGION_TOKEN in a.question
     json.dumps(a.to_json())
+    # numbers: no NaN, no infinity, nothing outside its range (they used to give empty or full masks silently)
+    for t in (float('nan'), float('inf'), -5, 0, 1, 5, True, 'high'):
+        with pytest.raises(FifaError, match='threshold must be'): model.analyze(img, threshold=t, max_new_tokens=2)
+    for n in (-1, 2.5, float('nan'), 10 ** 6):
+        with pytest.raises(FifaError, match='max_new_tokens must be'): model.analyze(img, max_new_tokens=n)
+
+
+def test_work_per_request_is_bounded(samples, monkeypatch):
+    "A long question is refused before anything reads it; a question that fits in characters but not in tokens, before the LLM runs."
+    import fifa_nb.model as fm
+    from fifa_nb.model import MAX_QUESTION_CHARS
+    model, img = _fresh(), samples[0].image_array
+    with monkeypatch.context() as m:   # the task hints (regular expressions) and the tokenizer took 23 s on this question
+        m.setattr(fm, 'guess_task', lambda *a, **k: pytest.fail('the question was read before its length was checked'))
+        m.setattr(fm, '_ids', lambda *a, **k: pytest.fail('the question was tokenized before its length was checked'))
+        with pytest.raises(FifaError, match='characters long; at most 2,000'): model.analyze(img, question='Why is it fake? ' * 8500)   # 136 KB
+    with pytest.raises(FifaError, match='characters long'): fm.guess_task('why? ' * 1000)
+    long = ('ab ' * (MAX_QUESTION_CHARS // 3))[:MAX_QUESTION_CHARS]   # within the characters, not within the tiny model's tokens
+    if len(model.tokenizer(long)['input_ids']) + model.n_image_tokens > model.config.max_length:
+        with pytest.raises(FifaError, match='tokens with the image; the model reads at most'): model.analyze(img, question=long)
+    with pytest.raises(FifaError, match='must be text'): model.analyze(img, question=b'bytes?')
 
 
 def test_save_load_identity_and_refusals(samples, tmp_path):

@@ -209,11 +209,14 @@ def test_refuses_to_overwrite(tmp_path):
     out = tmp_path / 'd'
     build_dataset(out, n=12, seed=0, progress=False)
     with pytest.raises(OutputExistsError, match='already holds a FiFa-11 dataset'): build_dataset(out, n=12, seed=0, progress=False)
-    (out / 'marker').write_text('old')
+    (out / 'marker').write_text('mine')   # a file the build did not write: the folder is no longer only a build
+    with pytest.raises(FifaError, match='does not write .marker.'): build_dataset(out, n=12, seed=1, overwrite=True, progress=False)
+    assert (out / 'marker').read_text() == 'mine' and (out / 'fifa11.json').exists()
+    (out / 'marker').unlink()
     again = build_dataset(out, n=12, seed=1, overwrite=True, progress=False)
-    assert again['complete'] and not (out / 'marker').exists() and again['config']['seed'] == 1
+    assert again['complete'] and again['config']['seed'] == 1
     mine = tmp_path / 'mine'; mine.mkdir(); (mine / 'thesis.tex').write_text('precious')
-    with pytest.raises(FifaError, match='not a fifa_nb dataset folder'): build_dataset(mine, n=12, overwrite=True, progress=False)
+    with pytest.raises(FifaError, match='does not write'): build_dataset(mine, n=12, overwrite=True, progress=False)
     assert (mine / 'thesis.tex').read_text() == 'precious'
     for bad in (dict(n=5), dict(n=12, seed=-1), dict(n=12, num_proc=0), dict(n=12, size=10)):
         with pytest.raises(FifaError): build_dataset(tmp_path / 'bad', progress=False, **bad)
