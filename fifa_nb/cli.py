@@ -9,7 +9,7 @@ __all__ = ['render_concepts', 'main']
 import argparse, io, json, os, sys
 from pathlib import Path
 from . import __version__
-from .core import FifaError, atomic_write_bytes, load_image, sample_face, sample_names
+from .core import FifaError, atomic_write_bytes, check_number, load_image, sample_face, sample_names
 
 # %% ../nbs/90_cli.ipynb #a6774678
 def _image_and_landmarks(source, backend='auto'):
@@ -209,6 +209,14 @@ def _cmd_evaluate(args):
                 _save_figure(fig, out, True)
                 print(f'wrote {out}')
 
+def _number(lo, hi, whole=False, low_open=False, high_open=False):
+    "An argparse type: a finite number from lo to hi (without them when open), else a one-line usage error (exit 2)."
+    def parse(text):
+        try: return check_number(text, 'the value', lo, hi, low_open=low_open, high_open=high_open, whole=whole)
+        except FifaError as e: raise argparse.ArgumentTypeError(str(e).replace('the value must', 'must')) from None
+    parse.__name__ = 'whole number' if whole else 'number'
+    return parse
+
 def _parser():
     from fifa_nb.landmarks import BACKENDS
     from fifa_nb.annotator import ARTIFACT_RULES
@@ -219,7 +227,7 @@ def _parser():
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     d = sub.add_parser('demo', help='the Gradio app: analyse a face, ask about regions, annotate pairs (local, offline)',
                        description='Launch the demo on this machine (never a public link). Open the printed address in a browser.')
-    d.add_argument('--port', type=int, default=7860, help='port; default 7860')
+    d.add_argument('--port', type=_number(1, 65535, whole=True), default=7860, help='port; default 7860')
     d.add_argument('--host', default='127.0.0.1', help='listen address; default 127.0.0.1 (0.0.0.0 exposes it to your network)')
     d.add_argument('--checkpoint', help='a FiFa-MLLM checkpoint folder; default: the shipped small checkpoint')
     d.add_argument('--open', action='store_true', help='open a browser tab')
@@ -234,7 +242,7 @@ def _parser():
     a.add_argument('--region', metavar='CONCEPT', help='ask about a FICT concept, e.g. left_eyebrow, nose, mouth')
     a.add_argument('--box', help='ask about a box "x0,y0,x1,y1" in the picture\'s pixels')
     a.add_argument('--checkpoint', help='a FiFa-MLLM checkpoint folder; default: the shipped small checkpoint')
-    a.add_argument('--threshold', type=float, default=0.5, help='mask probability threshold; default 0.5')
+    a.add_argument('--threshold', type=_number(0, 1, low_open=True, high_open=True), default=0.5, help='mask probability threshold; default 0.5')
     a.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
     a.add_argument('--json', action='store_true', help='print the answer as JSON (masks as COCO RLE)')
     a.add_argument('--out', help='also draw the answer to a picture (.png, .jpg, .pdf or .svg)')
@@ -285,11 +293,11 @@ def _parser():
                                    'test_unseen_person, test_rerendered_real). An interrupted build continues when the same command '
                                    'is run again.')
     b.add_argument('--out', required=True, help='output folder (new, empty, or an earlier build)')
-    b.add_argument('--n', type=int, default=200, help='number of images (each gives up to 11 samples); default 200')
-    b.add_argument('--seed', type=int, default=0, help='decides everything; default 0')
-    b.add_argument('--num-proc', type=int, default=1, help='worker processes; default 1')
-    b.add_argument('--size', type=int, default=256, help='side of the stored face crops in pixels; default 256')
-    b.add_argument('--shard-items', type=int, default=32, help='images per shard, the unit an interrupted build keeps; default 32')
+    b.add_argument('--n', type=_number(1, 10 ** 6, whole=True), default=200, help='number of images (each gives up to 11 samples); default 200')
+    b.add_argument('--seed', type=_number(0, 2 ** 31 - 1, whole=True), default=0, help='decides everything; default 0')
+    b.add_argument('--num-proc', type=_number(1, 256, whole=True), default=1, help='worker processes; default 1')
+    b.add_argument('--size', type=_number(64, 4096, whole=True), default=256, help='side of the stored face crops in pixels; default 256')
+    b.add_argument('--shard-items', type=_number(1, 10 ** 6, whole=True), default=32, help='images per shard, the unit an interrupted build keeps; default 32')
     b.add_argument('--force', action='store_true', help='replace a finished dataset (or an unfinished one with other settings) in --out')
     b.add_argument('--quiet', action='store_true', help='no progress bars')
     b.set_defaults(func=_cmd_build_data)
@@ -300,16 +308,16 @@ def _parser():
     t.add_argument('--data', required=True, help='a dataset folder written by build-data')
     t.add_argument('--out', required=True, help='the run folder (log.jsonl, checkpoints/, model/)')
     t.add_argument('--resume', action='store_true', help='continue the run in --out from its newest checkpoint')
-    t.add_argument('--steps', type=int, help='optimizer steps (default 2000)')
-    t.add_argument('--batch-size', type=int, help='samples per step and process (default 8)')
-    t.add_argument('--grad-accum', type=int, help='micro-batches per step (default 1)')
-    t.add_argument('--lr', type=float, help='peak learning rate (default 3e-4)')
-    t.add_argument('--warmup', type=int, help='warm-up steps (default 100)')
+    t.add_argument('--steps', type=_number(1, 10 ** 9, whole=True), help='optimizer steps (default 2000)')
+    t.add_argument('--batch-size', type=_number(1, 65536, whole=True), help='samples per step and process (default 8)')
+    t.add_argument('--grad-accum', type=_number(1, 65536, whole=True), help='micro-batches per step (default 1)')
+    t.add_argument('--lr', type=_number(0, 10, low_open=True), help='peak learning rate (default 3e-4)')
+    t.add_argument('--warmup', type=_number(0, 10 ** 9, whole=True), help='warm-up steps (default 100)')
     t.add_argument('--schedule', choices=['cosine', 'linear', 'constant'], help='after warm-up (default cosine)')
-    t.add_argument('--seed', type=int, help='default 0')
-    t.add_argument('--save-every', type=int, help='checkpoint every N steps (default 500)')
-    t.add_argument('--log-every', type=int, help='log every N steps (default 10)')
-    t.add_argument('--max-minutes', type=float, help='stop with a checkpoint after this wall time')
+    t.add_argument('--seed', type=_number(0, 2 ** 31 - 1, whole=True), help='default 0')
+    t.add_argument('--save-every', type=_number(1, 10 ** 9, whole=True), help='checkpoint every N steps (default 500)')
+    t.add_argument('--log-every', type=_number(1, 10 ** 9, whole=True), help='log every N steps (default 10)')
+    t.add_argument('--max-minutes', type=_number(0, 10 ** 7, low_open=True), help='stop with a checkpoint after this wall time')
     t.add_argument('--mixed-precision', choices=['auto', 'no', 'bf16', 'fp16'], help='default auto: bf16 on a GPU, else no')
     t.add_argument('--variant', choices=['fifa', 'lisa', 'no_aux', 'coarse'],
                    help='fifa (default), lisa (one [SEG] per answer), no_aux (no auxiliary supervision) or coarse (coarse FICT names)')
@@ -324,7 +332,7 @@ def _parser():
     k.add_argument('--checkpoint', required=True, help='a FiFa-MLLM checkpoint folder (changed in place)')
     k.add_argument('--data', required=True, help='a dataset folder written by build-data')
     k.add_argument('--split', default='val', choices=['train', 'val'], help='default val')
-    k.add_argument('--max-images', type=int, help='at most this many faces of the split')
+    k.add_argument('--max-images', type=_number(1, 10 ** 9, whole=True), help='at most this many faces of the split')
     k.set_defaults(func=_cmd_calibrate)
     e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on the held-out splits, one table',
                        description='Run a checkpoint (and baselines) on every FiFa-11 task of the held-out splits of a dataset written '
@@ -335,9 +343,9 @@ def _parser():
     e.add_argument('--data', required=True, help='a dataset folder written by build-data')
     e.add_argument('--splits', nargs='+', default=['test', 'test_ood', 'test_unseen_person', 'test_rerendered_real'],
                    help='default: test test_ood test_unseen_person test_rerendered_real')
-    e.add_argument('--max-per-task', type=int, help='at most N samples per task and split (a quick run)')
-    e.add_argument('--seed', type=int, default=0, help='picks the samples of --max-per-task')
-    e.add_argument('--batch-size', type=int, default=16, help='questions answered together; default 16')
+    e.add_argument('--max-per-task', type=_number(1, 10 ** 9, whole=True), help='at most N samples per task and split (a quick run)')
+    e.add_argument('--seed', type=_number(0, 2 ** 31 - 1, whole=True), default=0, help='picks the samples of --max-per-task')
+    e.add_argument('--batch-size', type=_number(1, 4096, whole=True), default=16, help='questions answered together; default 16')
     e.add_argument('--json', help='write every metric here (and a .csv beside it)')
     e.add_argument('--no-gallery', action='store_true', help='with --json: no gallery picture')
     e.add_argument('--force', action='store_true', help='overwrite --json')

@@ -268,14 +268,18 @@ def argv_seeds():
         ['train', '--data', '@dir', '--out', '@outdir'], ['evaluate', '--data', '@dir', '--checkpoint', '@dir'],
         ['build-data', '--out', '@outdir', '--n', '12'], ['demo', '--port', '0'], ['--version'], ['analyze'], [],
         ['landmarks', '@face.jpg', '--backend', 'opencv', '--out', '@out.json', '--force'], ['analyze', 'x' * 300],
-        ['concepts', 'x' * 300, '--out', '@out.png'], ['annotate', 'x' * 300, '@face.jpg']]]
+        ['concepts', 'x' * 300, '--out', '@out.png'], ['annotate', 'x' * 300, '@face.jpg'],
+        ['analyze', 'grace_hopper', '--threshold', 'nan'], ['analyze', 'grace_hopper', '--threshold', '-5'],
+        ['train', '--data', '@dir', '--out', '@outdir', '--lr', 'inf', '--max-minutes', '-1'], ['demo', '--port', '99999'],
+        ['build-data', '--out', '@outdir', '--n', '1e400', '--size', 'nan'], ['evaluate', '--data', '@dir', '--batch-size', '0']]]
 
 
 ARGV_TOKENS = ['landmarks', 'concepts', 'analyze', 'annotate', 'train', 'evaluate', 'build-data', 'demo', '--out', '--force', '--json',
                '--box', '--region', '--task', '--question', '--backend', '--threshold', '--checkpoint', '--data', '--n', '--seed', '--steps',
                '--help', '-h', '--version', '--rule', '@face.jpg', '@bad.png', '@dir', '@missing.png', '@out.png', '@out.json', '@outdir',
                'grace_hopper', 'astronaut/swap_mouth', 'nose', 'left_eyebrow', 'age', 'box_pred', 'region_seg', 'hysteresis', 'opencv',
-               '1,2,3,4', '-5,0,1e999,nan', 'nan', '-1', '0', '1e309', '', ' ', 'x' * 300, '\udcff', '--', '-', '=', '--out=']
+               '1,2,3,4', '-5,0,1e999,nan', 'nan', '-1', '0', '1e309', '', ' ', 'x' * 300, '\udcff', '--', '-', '=', '--out=',
+               '--lr', '--max-minutes', '--port', '--batch-size', '--size', '--num-proc', 'inf', '-inf', '1e400', '0.5', '1', '2.5', 'True']
 
 
 def face_jpeg():
@@ -542,6 +546,102 @@ def run_demo(data, ctx):
     soft(ctx, lambda: read_picture(path), lambda: handle_analyze(str(path)), lambda: handle_annotate(ctx['places']['@face.jpg'], str(path)))
 
 
+def question_seeds():
+    return text_seeds() + [b'Why is it fake? ' * 8500, b'a' * 2000, b'a' * 2001, b'is the nose fake ' * 117, b'ab ' * 666,
+                           '\u2028?'.encode() * 900, b'<region> ' * 200]
+
+
+def run_question(data, ctx):
+    "Any text as a question: checked before anything reads it (the task hints, the tokenizer), answered or refused quickly."
+    from fifa_nb.model import check_question, guess_task, query_sample
+    text = data.decode('utf-8', errors='replace')
+    soft(ctx, lambda: check_question(text), lambda: guess_task(text), lambda: query_sample(ctx['face64'], text),
+         lambda: ctx['tiny'].analyze(ctx['face64'], question=text, max_new_tokens=2))
+
+
+def run_config_build(data, ctx):
+    "A config.json as from_pretrained reads it: the schema, the architecture checks, then the model built and run on 'meta'."
+    from fifa_nb.model import FiFaConfig, check_buildable
+    check_buildable(FiFaConfig.from_dict(json_value(data)))
+
+
+def build_folder_seeds():
+    m = dict(format='fifa_nb.fifa11/2', complete=True, config={}, splits={}, files={}, digests={})
+    return [jdump(d) for d in [
+        dict(overwrite=True, files={'fifa11.json': json.dumps({'not': 'a manifest'}), '_work/thesis.tex': 'years', 'photos/p1.txt': 'mine'}),
+        dict(overwrite=True, files={'fifa11.json': json.dumps(m), 'arrow/train/data.arrow': 'x', 'parquet/train.parquet': 'x'}),
+        dict(overwrite=True, files={'fifa11.json': json.dumps(m), 'notes.txt': 'mine'}),
+        dict(overwrite=False, files={'_work/plan.json': '{"config": {}}', '_work/identities/a.npz': 'x'}),
+        dict(overwrite=True, files={'_work/.plan.json.x.tmp': '{', '_work/shards/.tmp-00000/x': 'x'}),
+        dict(overwrite=True, files={'fifa11.json': json.dumps(m)}, links={'_work': '/tmp'}),
+        dict(overwrite=True, files={'fifa11.json': json.dumps(m), 'arrow': None}, links={'parquet': '..'})]]
+
+
+def _entries(folder):
+    "Every path under `folder` (links not followed), relative."
+    out = set()
+    for dirpath, dirs, files in os.walk(folder):
+        for n in dirs + files: out.add(os.path.relpath(os.path.join(dirpath, n), folder))
+    return out
+
+
+def run_build_folder(data, ctx):
+    """build-data's output check on any folder: it may refuse, or clear a folder that holds only a verified build; it must
+    never delete a file a build does not write (another name at the top or in _work, anything behind a link)."""
+    from fifa_nb.dataset import _prepare, _config, BUILD_ENTRIES, WORK_ENTRIES
+    spec = json_value(data)
+    if not isinstance(spec, dict): spec = {'files': spec}
+    folder = Path(ctx['scratch']) / 'build'
+    if folder.exists() or folder.is_symlink(): shutil.rmtree(folder) if not folder.is_symlink() else folder.unlink()
+    folder.mkdir()
+    items = spec.get('files') if isinstance(spec.get('files'), dict) else {}
+    links = spec.get('links') if isinstance(spec.get('links'), dict) else {}
+    for rel, content in list(items.items())[:20]:
+        parts = [p for p in str(rel).replace('\\', '/').split('/') if p not in ('', '.', '..') and '\x00' not in p][:4]
+        if not parts: continue
+        path = folder.joinpath(*parts)
+        with contextlib.suppress(OSError, ValueError):
+            if content is None: path.mkdir(parents=True, exist_ok=True)
+            else: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(str(content)[:200], errors='replace')
+    for rel, target in list(links.items())[:4]:
+        parts = [p for p in str(rel).split('/') if p not in ('', '.', '..') and '\x00' not in p][:2]
+        with contextlib.suppress(OSError, ValueError):
+            if parts: folder.joinpath(*parts).parent.mkdir(parents=True, exist_ok=True); os.symlink(str(target), folder.joinpath(*parts))
+    before = _entries(folder)
+    foreign = any(os.path.islink(folder / e) for e in before) or any(
+        (e.split(os.sep)[0] not in BUILD_ENTRIES and not (e.startswith('.') and e.endswith('.tmp') and os.sep not in e))
+        or (e.startswith('_work' + os.sep) and e.count(os.sep) == 1 and e.split(os.sep)[1] not in WORK_ENTRIES
+            and not (e.split(os.sep)[1].startswith('.') and e.endswith('.tmp')))
+        for e in before)
+    try: _prepare(folder, _config(12, 0, 64, 4), bool(spec.get('overwrite')))
+    finally:
+        gone = before - _entries(folder)
+        assert not (gone and foreign), f'deleted {sorted(gone)[:5]} from a folder holding files a build does not write'
+
+
+def run_folder_rerun(data, ctx):
+    """annotate-folder run again after the pictures and the outputs were changed in any order: every annotation it reports
+    was made from the pictures as they are now (their sha256), or the job refuses."""
+    from fifa_nb.batch import annotate_folder
+    from fifa_nb.core import file_sha256
+    pairs, out = Path(ctx['scratch']) / 'pairs', Path(ctx['scratch']) / 'annotations'
+    if not pairs.exists(): shutil.copytree(ctx['pairs'], pairs, ignore=shutil.ignore_patterns('other_*'))
+    for i, b in enumerate(data[:6]):
+        name = ctx['pair_names'][b % 2]
+        op = (b >> 1) % 6
+        if op == 0: shutil.copyfile(ctx['fakes'][b % len(ctx['fakes'])], pairs / f'{name}_fake.png')   # another content, same name
+        elif op == 1: (out / f'{name}.json').unlink(missing_ok=True)
+        elif op == 2 and out.exists(): (out / f'{name}.json').write_bytes(data[i:i + 40])
+        elif op == 3 and out.exists(): (out / 'summary.json').write_bytes(data[i:i + 40])
+        elif op == 4:
+            with contextlib.suppress(ctx['FifaError']): annotate_folder(pairs, out, progress=False)
+        else: shutil.copyfile(Path(ctx['pairs']) / f'{name}_fake.png', pairs / f'{name}_fake.png')
+    summary = annotate_folder(pairs, out, progress=False, force=bool(data[-1:] == b'F'))
+    for name, a in summary['annotations'].items():
+        for side in ('real', 'fake'):
+            assert a['inputs'][side]['sha256'] == file_sha256(pairs / a[side]), f'{name}: a stale annotation of {a[side]} was returned'
+
+
 TARGETS = {t.name: t for t in [
     Target('image_bytes', 'fifa_nb.core.load_image(bytes) on every format (PNG/APNG, JPEG, GIF, TIFF, WebP, BMP, PPM)',
            lambda ctx: image_seeds(), run_image_bytes, atheris=True),
@@ -581,6 +681,15 @@ TARGETS = {t.name: t for t in [
     Target('demo_path', 'fifa_nb.demo.read_picture on the same odd paths', lambda ctx: PATH_SEEDS, run_demo_path, 'path', atheris=True),
     Target('demo_upload', 'fifa_nb.demo.read_picture, handle_analyze (the shipped model) and handle_annotate on an uploaded file',
            lambda ctx: demo_seeds(), run_demo, 'bytes', cost=10),
+    Target('question_text', 'fifa_nb.model.check_question, guess_task, query_sample and the tiny model\'s analyze on any text as a question',
+           lambda ctx: question_seeds(), run_question, 'text', cost=4),
+    Target('config_build', 'fifa_nb.model.FiFaConfig.from_dict then check_buildable (built and run on the meta device)',
+           lambda ctx: config_seeds(), run_config_build, 'json', cost=4),
+    Target('build_folder', 'fifa_nb.dataset._prepare (build-data\'s check of --out, with and without --force) on folders of planted '
+           'files, manifests, plans and links: nothing a build did not write is ever deleted', lambda ctx: build_folder_seeds(),
+           run_build_folder, 'json', cost=2),
+    Target('folder_rerun', 'fifa_nb.batch.annotate_folder re-run after pictures, annotations and the summary were changed: '
+           'no stale annotation is returned', lambda ctx: [bytes([i, 8 + i, 9, 0]) for i in range(6)], run_folder_rerun, 'bytes', cost=50),
 ]}
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -694,6 +803,10 @@ def prepare(names, work):
         from fifa_nb.corpus_fixtures import make_corpus_fixtures
         ctx['fixtures'] = {k: str(v) for k, v in make_corpus_fixtures(work / 'fixtures').items() if k != 'landmarks'}
     if 'dataset_folder' in names: ctx['dataset'] = str(make_tiny_fifa11(work / 'fifa11'))
+    if 'question_text' in names:
+        from fifa_nb.model import FiFaMLLM
+        ctx['tiny'], ctx['face64'] = FiFaMLLM.from_preset('tiny', seed=0), np.full((64, 64, 3), 128, np.uint8)
+    if 'folder_rerun' in names: ctx.update(make_pairs(work / 'pairs_src'))
     if set(names) & {'cli_argv', 'demo_upload', 'image_path', 'demo_path'}:
         face = work / 'face.jpg'
         face.write_bytes(face_jpeg())
@@ -718,6 +831,22 @@ def prepare(names, work):
             load_model()
         if name == 'cli_argv': import fifa_nb.cli  # noqa
     return ctx
+
+
+def make_pairs(folder):
+    "Two (real, fake) pairs of the sample faces, and other fakes of the same reals, for the folder re-run target."
+    from fifa_nb.core import sample_face, save_image
+    from fifa_nb.forgery import make_forgery
+    folder.mkdir(parents=True, exist_ok=True)
+    fakes = []
+    for name, method in (('astronaut', 'brow_recolor'), ('grace_hopper', 'eye_squint')):
+        face = sample_face(name)
+        f = make_forgery(face.image, face.landmarks, method, seed=1)
+        save_image(f.real, folder / f'{name}_real.png', overwrite=True); save_image(f.fake, folder / f'{name}_fake.png', overwrite=True)
+        for k, other in enumerate(('mouth_open', 'lip_recolor')):
+            save_image(make_forgery(face.image, face.landmarks, other, seed=2).fake, folder / f'other_{name}_{k}.png', overwrite=True)
+            fakes.append(folder / f'other_{name}_{k}.png')
+    return dict(pairs=folder, pair_names=['astronaut', 'grace_hopper'], fakes=[str(p) for p in fakes])
 
 
 def make_tiny_fifa11(folder):

@@ -562,3 +562,67 @@ def test_demo_handlers_on_damaged_uploads(places, data, tmp_path_factory):
     refused_or(lambda: read_picture(str(path)))
     refused_or(lambda: handle_analyze(str(path)))
     refused_or(lambda: handle_annotate(places['@face.jpg'], str(path)))
+
+# ----------------------------------------------------------------------------------------------------------------------
+# bounded work, no data loss, no stale answers (hardening, second round)
+
+
+def _ctx(tmp_path_factory, **more):
+    "The context scripts/fuzz.py's targets run with."
+    scratch = tmp_path_factory.mktemp('scratch')
+    return dict(scratch=str(scratch), FifaError=FifaError, refused=False, **more)
+
+
+@pytest.fixture(scope='module')
+def question_ctx(tmp_path_factory):
+    from fifa_nb.model import FiFaMLLM
+    return _ctx(tmp_path_factory, tiny=FiFaMLLM.from_preset('tiny', seed=0), face64=np.full((64, 64, 3), 128, np.uint8))
+
+
+@fuzz_settings(40)
+@given(st.sampled_from(F.question_seeds()).map(lambda b: b.decode()) | markup | st.text(max_size=300)
+       | st.builds(lambda t, k: t * k, st.text(min_size=1, max_size=6), st.integers(1, 40_000)))
+def test_any_question_is_answered_or_refused(question_ctx, text):
+    "Any text as a question (up to 240 KB): answered, or refused before anything reads it (no 23-second hold of the worker)."
+    F.run_question(text.encode('utf-8', 'surrogatepass'), question_ctx)
+
+
+NUMBER_FIELDS = [('llm', 'hidden_size'), ('llm', 'num_attention_heads'), ('llm', 'num_key_value_heads'), ('llm', 'rope_theta'),
+                 ('llm', 'rms_norm_eps'), ('llm', 'intermediate_size'), ('vision', 'num_attention_heads'), ('vision', 'patch_size'),
+                 ('vision', 'layer_norm_eps'), ('seg', 'heads'), ('seg', 'dim'), (None, 'mask_size'), (None, 'max_new_tokens')]
+
+
+@fuzz_settings(60)
+@given(st.lists(st.tuples(st.sampled_from(NUMBER_FIELDS), st.sampled_from([0, 1, 2, 3, 7, -1, 0.0, 1e-300, 0.5, 1e6, 2 ** 31,
+                                                                          float('nan'), float('inf'), 'gelu', 'evil', None])),
+                min_size=1, max_size=3)
+       | st.just([(('llm', 'hidden_act'), 'evil')]) | st.just([(('llm', 'rope_parameters'), {'rope_type': 'evil'})]))
+def test_any_config_numbers_build_or_are_refused(edits):
+    "A config whose numbers are changed: a model that builds and runs on the meta device, or one CheckpointError."
+    d = json.loads(json.dumps(CONFIG))
+    for (part, key), value in edits:
+        (d[part] if part else d)[key] = value
+    refused_or(lambda: F.run_config_build(json.dumps(d, allow_nan=True).encode(), {}))
+
+
+def test_any_config_numbers_refusals_are_fifa_errors():
+    with pytest.raises(FifaError): F.run_config_build(json.dumps({**CONFIG, 'llm': {**CONFIG['llm'], 'rope_theta': 0}}).encode(), {})
+
+
+@fuzz_settings(80)
+@given(st.sampled_from(F.build_folder_seeds()).map(json.loads).flatmap(garbled) | st.sampled_from(F.build_folder_seeds()).map(json.loads))
+def test_build_data_never_deletes_what_it_did_not_write(tmp_path_factory, spec):
+    "build-data's check of --out on planted folders (with and without --force): a refusal, or only a verified build cleared."
+    refused_or(lambda: F.run_build_folder(json.dumps(spec).encode(), _ctx(tmp_path_factory)))
+
+
+@pytest.fixture(scope='module')
+def rerun_ctx(tmp_path_factory):
+    return _ctx(tmp_path_factory, **F.make_pairs(tmp_path_factory.mktemp('pairs_src')))
+
+
+@fuzz_settings(3)
+@given(st.binary(min_size=1, max_size=6))
+@example(bytes([0, 8, 1, 9])).via('a fake changed after it was annotated, then re-run')
+def test_annotate_folder_reruns_never_return_stale_results(rerun_ctx, data):
+    refused_or(lambda: F.run_folder_rerun(data, rerun_ctx))
