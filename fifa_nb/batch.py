@@ -104,7 +104,7 @@ def _check_owned(path, rule, real, fake):
 def _source_key(source):
     return [str(_resolve(s)) for s in source] if isinstance(source, (tuple, list)) else str(_resolve(source))
 
-def _summary(source, rule, pairs, errors, out):
+def _summary(source, rule, pairs, errors, out, inputs):
     "The job's summary, from the annotation files on disk (so an interrupted and resumed job gives the same one)."
     done = {}
     for name, (real, fake) in sorted(pairs.items()):
@@ -113,8 +113,9 @@ def _summary(source, rule, pairs, errors, out):
         a = Annotation.from_dict(d)
         done[name] = dict(annotation=f'{name}.json', real=real.name, fake=fake.name, verdict=a.verdict, concepts=list(a.concepts),
                           artifact_pixels=int(a.artifact_mask.sum()), inputs=d.get('inputs'))
+    failed = {n: inputs[n] for n in sorted(errors) if n in inputs and n not in done}   # what they failed on: retried when it changes
     return dict(format=BATCH_FORMAT, source=_source_key(source), rule=rule, pairs=len(pairs) + sum(e not in pairs for e in errors),
-                annotated=len(done), failed=len(errors), annotations=done, errors=dict(sorted(errors.items())))
+                annotated=len(done), failed=len(errors), annotations=done, errors=dict(sorted(errors.items())), failed_inputs=failed)
 
 def annotate_folder(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (real_dir, fake_dir) with NAME.EXT in both
                     out_dir, # where NAME.json (one per pair) and summary.json go
@@ -166,7 +167,7 @@ def annotate_folder(source, # a folder of NAME_real.EXT + NAME_fake.EXT, or (rea
         atomic_write_json(out / f'{name}.json', {**ann.to_dict(), 'inputs': inputs[name]}, overwrite=True)
     for name in errors:   # a pair that failed this time keeps no annotation of older contents
         if name in changed: (out / f'{name}.json').unlink(missing_ok=True)
-    summary = _summary(source, rule, pairs, errors, out)
+    summary = _summary(source, rule, pairs, errors, out, inputs)
     atomic_write_json(out / SUMMARY, summary, overwrite=True, indent=1)
     return summary
 
@@ -183,5 +184,8 @@ def _summary_if_same(out, source, rule, pairs, errors, inputs):
     done = old.get('annotations', {})
     if any(not (out / f'{n}.json').exists() or not isinstance(a, dict) or a.get('inputs') != inputs.get(n) for n, a in done.items()):
         return None   # this job, but some pictures changed (or an annotation is gone): the pairs are checked one by one
-    if set(old.get('errors', {})) != set(errors): return None
+    failed = old.get('failed_inputs') if isinstance(old.get('failed_inputs'), dict) else {}
+    for n in old.get('errors', {}):   # a pair that failed is tried again when its pictures changed; a problem must still be one
+        if n in pairs and n not in errors and failed.get(n) != inputs.get(n): return None
+        if n not in pairs and n not in errors: return None
     return old

@@ -142,7 +142,8 @@ def load_model(checkpoint=None, # a checkpoint folder; None: the shipped `small`
               ):
     "A FiFaMLLM loaded once per checkpoint folder and kept (the demo and `analyze` share it)."
     from fifa_nb.model import FiFaMLLM, shipped_checkpoint
-    path = Path(checkpoint or shipped_checkpoint()).expanduser().resolve()
+    from fifa_nb.batch import _resolve
+    path = _resolve(Path(checkpoint or shipped_checkpoint()).expanduser())   # a loop of links is one message, not a RuntimeError
     with _MODELS_LOCK:
         if path not in _MODELS:
             if not (path / 'config.json').is_file():

@@ -626,3 +626,17 @@ def rerun_ctx(tmp_path_factory):
 @example(bytes([0, 8, 1, 9])).via('a fake changed after it was annotated, then re-run')
 def test_annotate_folder_reruns_never_return_stale_results(rerun_ctx, data):
     refused_or(lambda: F.run_folder_rerun(data, rerun_ctx))
+
+
+def test_symlink_loops_are_one_line_messages(tmp_path, monkeypatch):
+    "A loop of symbolic links wherever a path goes in: exit code 1 and one line, never a RuntimeError from pathlib."
+    loop = tmp_path / 'loop'; os.symlink(loop, loop)
+    pairs = tmp_path / 'pairs'; pairs.mkdir(); os.symlink(pairs / 'b_real.png', pairs / 'a_real.png'); os.symlink(pairs / 'a_real.png', pairs / 'b_real.png')
+    (pairs / 'a_fake.png').write_bytes(F.face_jpeg())
+    for argv in (['analyze', 'grace_hopper', '--checkpoint', str(loop)], ['evaluate', '--data', str(loop), '--checkpoint', 'small'],
+                 ['annotate-folder', str(loop), '--out', str(tmp_path / 'o')], ['landmarks', str(loop)], ['annotate', str(loop), str(loop)],
+                 ['calibrate', '--checkpoint', str(loop), '--data', str(loop)]):
+        code, err = run_cli(argv, monkeypatch)
+        assert code == 1 and err.strip() and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
+    code, err = run_cli(['annotate-folder', str(pairs), '--out', str(tmp_path / 'o2'), '--quiet'], monkeypatch)   # one pair's problem
+    assert code == 0 and 'loop of symbolic links' in json.loads((tmp_path / 'o2' / 'summary.json').read_text())['errors']['a']
