@@ -99,12 +99,24 @@ def _cmd_build_data(args):
     # finished shards
     with _StopSignals() as stop:
         try: m = build_dataset(args.out, n=args.n, seed=args.seed, num_proc=args.num_proc, overwrite=args.force, size=args.size,
-                               shard_items=args.shard_items, progress=not args.quiet)
+                               shard_items=args.shard_items, progress=not args.quiet, shard_index=args.shard_index,
+                               num_shards=args.num_shards)
         except BaseException:
             if not stop.stopped: raise
             print(f'\nfifa_nb build-data: stopped; run the same command again to continue from the finished shards in {args.out}.',
                   file=sys.stderr)
             raise SystemExit(128 + stop.stopped[0]) from None
+    if 'part' in m:
+        print(f"wrote part {m['part']['index']} of {m['part']['count']} to {args.out}: shards {m['shards']} of {m['shards_total']} "
+              f"in {m['seconds']} s; when every part is done: fifa_nb merge-data --out DIR PART_FOLDERS...")
+        return
+    _print_build(m)
+
+def _cmd_merge_data(args):
+    from fifa_nb.parts import merge_parts
+    _print_build(merge_parts(args.out, args.parts, overwrite=args.force, progress=not args.quiet))
+
+def _print_build(m):
     sp = m['splits']
     print(f"wrote {m['out_dir']}: {m['samples']} samples (" + ', '.join(f"{s} {d['samples']}" for s, d in sp.items())
           + f") from {sum(d['items'] for d in sp.values())} images in {m['seconds']} s")
@@ -300,7 +312,19 @@ def _parser():
     b.add_argument('--shard-items', type=_number(1, 10 ** 6, whole=True), default=32, help='images per shard, the unit an interrupted build keeps; default 32')
     b.add_argument('--force', action='store_true', help='replace a finished dataset (or an unfinished one with other settings) in --out')
     b.add_argument('--quiet', action='store_true', help='no progress bars')
+    b.add_argument('--shard-index', type=_number(0, 10 ** 5, whole=True), help='one machine of many: build only the shards k with '
+                   'k %% NUM_SHARDS == SHARD_INDEX into --out (then: fifa_nb merge-data)')
+    b.add_argument('--num-shards', type=_number(1, 10 ** 5, whole=True), help='how many machines share the build (with --shard-index)')
     b.set_defaults(func=_cmd_build_data)
+    g = sub.add_parser('merge-data', help='join the parts several machines built (build-data --shard-index/--num-shards) into one dataset',
+                       description='Check that the part folders belong to one build (same settings and plan, every index once, every '
+                                   'shard file matching its sha256), copy their shards and write the dataset a single build-data '
+                                   'would have written. The parts are not changed.')
+    g.add_argument('parts', nargs='+', help='the part folders')
+    g.add_argument('--out', required=True, help='the dataset folder to write (new or empty)')
+    g.add_argument('--force', action='store_true', help='replace a finished dataset in --out')
+    g.add_argument('--quiet', action='store_true', help='no progress bars')
+    g.set_defaults(func=_cmd_merge_data)
     t = sub.add_parser('train', help='train FiFa-MLLM on a FiFa-11 build (CPU, one GPU, or accelerate launch)',
                        description='Train FiFa-MLLM on the train split of a dataset written by build-data. Ctrl-C (or kill) saves a '
                                    'checkpoint; the same command with --resume continues bit for bit.')

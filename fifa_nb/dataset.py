@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SPLITS', 'OOD_METHODS', 'PERSON_SHARE', 'HELD_OUT_SHARE', 'EXTRA_SHARE', 'REAL_SHARE', 'SELF_BLENDS', 'DEFAULT_SIZE',
-           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'BUILD_ENTRIES', 'WORK_ENTRIES',
-           'portraits_dir', 'portrait_people', 'portrait_face', 'plan_identities', 'plan_items', 'make_identities',
-           'apply_render', 'build_item', 'sample_features', 'build_dataset', 'file_digests', 'verify_digests',
-           'load_fifa11']
+           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'PART_FORMAT', 'BUILD_ENTRIES',
+           'WORK_ENTRIES', 'portraits_dir', 'portrait_people', 'portrait_face', 'plan_identities', 'plan_items',
+           'make_identities', 'apply_render', 'build_item', 'sample_features', 'build_dataset', 'shard_digests',
+           'file_digests', 'verify_digests', 'load_fifa11']
 
 # %% ../nbs/05a_dataset.ipynb #04ffdcf0
 import functools, io, json, os, shutil, time, warnings
@@ -271,7 +271,8 @@ def _plan(config):
     identities = plan_identities(config['n'], config['seed'])
     return dict(config=config, identities=identities, items=plan_items(config['n'], config['seed'], identities))
 
-BUILD_ENTRIES = ('fifa11.json', 'arrow', 'parquet', '_work', '.arrow.tmp', '.parquet.tmp')   # all a build writes in its folder
+PART_FORMAT = 'fifa_nb.fifa11-part/1'   # fifa11.part.json: the shards one machine of many built (`merge_parts` joins them)
+BUILD_ENTRIES = ('fifa11.json', 'fifa11.part.json', 'arrow', 'parquet', '_work', '.arrow.tmp', '.parquet.tmp')   # all a build writes
 WORK_ENTRIES = ('plan.json', 'identities', 'shards')                                         # ... and in DIR/_work
 
 def _is_temp(name): return name.startswith('.') and name.endswith('.tmp')   # a write of `atomic_write_*` cut short
@@ -387,11 +388,16 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
                   shard_items:int=SHARD_ITEMS, # items per shard (the resume unit)
                   max_shards:int=None, # build at most this many shards in this call, then stop (the next call goes on)
                   progress:bool=True, # progress bars and a line per step
-                 ) -> dict: # the manifest (also in DIR/fifa11.json); 'complete' False when stopped by max_shards
-    "Build FiFa-11 from the sample faces into `out_dir` (Arrow + Parquet), resumably."
+                  shard_index:int=None, num_shards:int=None, # one machine of many: build only the shards k with
+                                        # k % num_shards == shard_index and write DIR/fifa11.part.json; `merge_parts` joins the parts
+                 ) -> dict: # the manifest (also in DIR/fifa11.json; for a part, DIR/fifa11.part.json); 'complete' False when stopped by max_shards
+    "Build FiFa-11 from the portraits into `out_dir` (Arrow + Parquet), resumably; or one part of it, for many machines."
     ds = _datasets()
     n, seed, size = _check_int('n', n, MIN_ITEMS, 10 ** 6), _check_int('seed', seed, 0), _check_int('size', size, 64, 4096)
     num_proc, shard_items = _check_int('num_proc', num_proc, 1, 256), _check_int('shard_items', shard_items, 1, 10 ** 6)
+    if (shard_index is None) != (num_shards is None): raise FifaError('Give both shard_index and num_shards (one machine of many), or neither.')
+    if num_shards is not None:
+        num_shards = _check_int('num_shards', num_shards, 1, 10 ** 5); shard_index = _check_int('shard_index', shard_index, 0, num_shards - 1)
     out, t0 = Path(out_dir).expanduser(), time.perf_counter()
     work, config = out / '_work', _config(n, seed, size, shard_items)
     say = print if progress else (lambda *a, **k: None)
@@ -411,8 +417,9 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
         shards = work / 'shards'; shards.mkdir(exist_ok=True)
         for stale in shards.glob('.tmp-*'): shutil.rmtree(stale)       # left by an interrupted shard
         n_shards = -(-len(plan['items']) // shard_items)
-        todo = [k for k in range(n_shards) if not (shards / f'{k:05d}').exists()]
-        say(f'{n_shards - len(todo)} of {n_shards} shards done; building {len(todo) if max_shards is None else min(len(todo), max_shards)}')
+        mine = [k for k in range(n_shards) if num_shards is None or k % num_shards == shard_index]
+        todo = [k for k in mine if not (shards / f'{k:05d}').exists()]
+        say(f'{len(mine) - len(todo)} of {len(mine)} shards done; building {len(todo) if max_shards is None else min(len(todo), max_shards)}')
         for k in todo[:max_shards]:
             rows = ds.Dataset.from_list(plan['items'][k * shard_items:(k + 1) * shard_items])
             built = rows.map(_rows, batched=True, batch_size=1, remove_columns=rows.column_names, features=sample_features(),
@@ -423,20 +430,36 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
             built.save_to_disk(str(tmp))
             os.replace(tmp, shards / f'{k:05d}')
         if max_shards is not None and len(todo) > max_shards:
-            return dict(format=DATASET_FORMAT, complete=False, out_dir=str(out), shards_done=n_shards - len(todo) + max_shards,
-                        shards_total=n_shards, shards_built=max_shards, seconds=round(time.perf_counter() - t0, 1))
+            return dict(format=DATASET_FORMAT, complete=False, out_dir=str(out), shards_done=len(mine) - len(todo) + max_shards,
+                        shards_total=len(mine), shards_built=max_shards, seconds=round(time.perf_counter() - t0, 1))
+        if num_shards is not None:   # one part of many: the shards stay in _work, for merge_parts
+            part = dict(format=PART_FORMAT, complete=True, config=config, part=dict(index=shard_index, count=num_shards),
+                        shards=mine, shards_total=n_shards, shards_built=len(todo), seconds=round(time.perf_counter() - t0, 1),
+                        digests=shard_digests(out, mine))
+            atomic_write_json(out / 'fifa11.part.json', part, overwrite=True)
+            return part
         say('joining the shards into splits; writing Arrow and Parquet')
-        cols = _assemble(out, work, n_shards)
+        return _finish_build(out, config, plan, n_shards, dict(shards_built=len(todo), num_proc=num_proc), t0)
     finally:
         if not progress and bars: ds.enable_progress_bars()
         cv2.setNumThreads(cv_threads)
-    manifest = dict(format=DATASET_FORMAT, complete=True, out_dir=str(out), config=config, shards_total=n_shards,
-                    shards_built=len(todo), seconds=round(time.perf_counter() - t0, 1), num_proc=num_proc,
-                    splits=_summary(cols, plan), samples=len(cols['task']),
+
+def shard_digests(out, shards) -> dict:
+    "Size and sha256 of every file of the finished shards `shards` in DIR/_work/shards, by path relative to DIR."
+    out = Path(out)
+    return {str(p.relative_to(out)): dict(size=p.stat().st_size, sha256=file_sha256(p))
+            for k in shards for p in sorted((out / '_work' / 'shards' / f'{k:05d}').rglob('*')) if p.is_file()}
+
+def _finish_build(out, config, plan, n_shards, facts, t0) -> dict:
+    "Join the finished shards of DIR/_work into the splits, write Arrow, Parquet and the manifest, remove _work."
+    cols = _assemble(out, out / '_work', n_shards)
+    manifest = dict(format=DATASET_FORMAT, complete=True, out_dir=str(out), config=config, shards_total=n_shards, **facts,
+                    seconds=round(time.perf_counter() - t0, 1), splits=_summary(cols, plan), samples=len(cols['task']),
                     files=dict(arrow='arrow', parquet={s: f'parquet/{s}.parquet' for s in SPLITS}),
                     identities={i['key']: i for i in plan['identities']}, digests=file_digests(out))
     atomic_write_json(out / 'fifa11.json', manifest)
-    shutil.rmtree(work)
+    (out / 'fifa11.part.json').unlink(missing_ok=True)   # it became a whole build
+    shutil.rmtree(out / '_work')
     return manifest
 
 def file_digests(out) -> dict:

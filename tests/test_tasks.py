@@ -221,3 +221,19 @@ def test_refuses_to_overwrite(tmp_path):
     for bad in (dict(n=5), dict(n=12, seed=-1), dict(n=12, num_proc=0), dict(n=12, size=10)):
         with pytest.raises(FifaError): build_dataset(tmp_path / 'bad', progress=False, **bad)
     with pytest.raises(FifaError, match='no finished FiFa-11'): load_fifa11(tmp_path / 'bad')
+
+
+def test_build_data_in_parts_from_the_command_line(tmp_path, capsys):
+    "Two 'machines' (one gets no shard at all), then merge-data: a loadable dataset; a part is resumed, never rebuilt."
+    from fifa_nb.cli import main
+    base = ['build-data', '--n', '12', '--shard-items', '12', '--quiet', '--num-shards', '2']
+    assert main(base + ['--out', str(tmp_path / 'p0'), '--shard-index', '0']) == 0
+    assert main(base + ['--out', str(tmp_path / 'p1'), '--shard-index', '1']) == 0
+    assert 'wrote part 1 of 2' in capsys.readouterr().out
+    stamp = (tmp_path / 'p0' / 'fifa11.part.json').stat().st_mtime_ns
+    assert main(base + ['--out', str(tmp_path / 'p0'), '--shard-index', '0']) == 0   # finished: its shard is not built again
+    assert json.loads((tmp_path / 'p0' / 'fifa11.part.json').read_text())['shards_built'] == 0
+    assert main(['merge-data', '--out', str(tmp_path / 'd'), '--quiet', str(tmp_path / 'p1'), str(tmp_path / 'p0')]) == 0
+    assert sum(len(v) for v in load_fifa11(tmp_path / 'd').values()) == json.loads((tmp_path / 'd' / 'fifa11.json').read_text())['samples']
+    assert main(['merge-data', '--out', str(tmp_path / 'e'), str(tmp_path / 'p1')]) == 1   # part 0 missing: one line, exit 1
+    assert 'Part(s) 0 of 2 are missing' in capsys.readouterr().err
