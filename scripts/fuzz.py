@@ -546,6 +546,27 @@ def run_demo(data, ctx):
     soft(ctx, lambda: read_picture(path), lambda: handle_analyze(str(path)), lambda: handle_annotate(ctx['places']['@face.jpg'], str(path)))
 
 
+def payload_seeds():
+    "What an image input of the demo may receive: data: URLs (a face, a bomb header, junk), paths, web addresses, dicts."
+    import base64
+    face, bomb = face_jpeg(), crafted_headers()[0]
+    url = lambda b, kind='image/png': f'data:{kind};base64,{base64.b64encode(b).decode()}'
+    return [jdump(v) for v in [url(face, 'image/jpeg'), url(bomb), {'url': url(bomb), 'path': None, 'meta': {'_type': 'gradio.FileData'}},
+            {'path': '/etc/hostname'}, {'path': '@upload/face.jpg'}, {'path': '@upload/../../etc/passwd'}, 'http://example.com/a.png',
+            'data:image/png;base64,', 'data:,x', 'data:image/png;base64,' + 'A' * 50, 'iVBORw0KGgo=', {'url': 'file:///etc/passwd'}, None]]
+
+
+def run_demo_payload(data, ctx):
+    "fifa_nb.demo.picture_from_payload then read_picture, as a guarded image input does: a picture, or an ImageError, quickly."
+    from fifa_nb.demo import picture_from_payload, read_picture
+    v = json_value(data)
+    up = ctx['places']['@upload']
+    fix = lambda x: x.replace('@upload', up) if isinstance(x, str) else x
+    v = {k: fix(x) for k, x in v.items()} if isinstance(v, dict) else fix(v)
+    got = picture_from_payload(v, [up], max_bytes=2 ** 20)
+    if got is not None: read_picture(got)
+
+
 def question_seeds():
     return text_seeds() + [b'Why is it fake? ' * 8500, b'a' * 2000, b'a' * 2001, b'is the nose fake ' * 117, b'ab ' * 666,
                            '\u2028?'.encode() * 900, b'<region> ' * 200]
@@ -681,6 +702,9 @@ TARGETS = {t.name: t for t in [
     Target('demo_path', 'fifa_nb.demo.read_picture on the same odd paths', lambda ctx: PATH_SEEDS, run_demo_path, 'path', atheris=True),
     Target('demo_upload', 'fifa_nb.demo.read_picture, handle_analyze (the shipped model) and handle_annotate on an uploaded file',
            lambda ctx: demo_seeds(), run_demo, 'bytes', cost=10),
+    Target('demo_payload', 'fifa_nb.demo.picture_from_payload + read_picture on what a request may carry for an image: data: URLs '
+           '(faces, bomb headers, junk base64), server paths, web addresses, odd dicts', lambda ctx: payload_seeds(), run_demo_payload, 'json',
+           atheris=True),
     Target('question_text', 'fifa_nb.model.check_question, guess_task, query_sample and the tiny model\'s analyze on any text as a question',
            lambda ctx: question_seeds(), run_question, 'text', cost=4),
     Target('config_build', 'fifa_nb.model.FiFaConfig.from_dict then check_buildable (built and run on the meta device)',
@@ -807,7 +831,7 @@ def prepare(names, work):
         from fifa_nb.model import FiFaMLLM
         ctx['tiny'], ctx['face64'] = FiFaMLLM.from_preset('tiny', seed=0), np.full((64, 64, 3), 128, np.uint8)
     if 'folder_rerun' in names: ctx.update(make_pairs(work / 'pairs_src'))
-    if set(names) & {'cli_argv', 'demo_upload', 'image_path', 'demo_path'}:
+    if set(names) & {'cli_argv', 'demo_upload', 'image_path', 'demo_path', 'demo_payload'}:
         face = work / 'face.jpg'
         face.write_bytes(face_jpeg())
         (work / 'bad.png').write_bytes(b'\x89PNG\r\n\x1a\n not really a png')
@@ -816,7 +840,8 @@ def prepare(names, work):
         ctx['places'] = {'@face.jpg': str(face), '@bad.png': str(work / 'bad.png'), '@dir': str(work / 'dir'),
                          '@missing.png': str(work / 'missing.png'), '@out.png': str(s / 'out.png'), '@out.json': str(s / 'out.json'),
                          '@out.txt': str(s / 'out.txt'), '@outdir': str(s / 'outdir'), '@loop': str(work / 'loop'),
-                         '@fifo': str(work / 'fifo')}
+                         '@fifo': str(work / 'fifo'), '@upload': str(work / 'upload')}
+        (work / 'upload').mkdir(exist_ok=True); (work / 'upload' / 'face.jpg').write_bytes(face.read_bytes())
         with contextlib.suppress(OSError): os.symlink(work / 'loop', work / 'loop')   # a link to itself
         with contextlib.suppress(OSError, AttributeError): os.mkfifo(work / 'fifo')    # opening it for reading would wait forever
     if 'cli_argv' in names:   # the long commands must never run here

@@ -640,3 +640,17 @@ def test_symlink_loops_are_one_line_messages(tmp_path, monkeypatch):
         assert code == 1 and err.strip() and 'Traceback' not in err and len(err.strip().splitlines()) == 1, (argv, err)
     code, err = run_cli(['annotate-folder', str(pairs), '--out', str(tmp_path / 'o2'), '--quiet'], monkeypatch)   # one pair's problem
     assert code == 0 and 'loop of symbolic links' in json.loads((tmp_path / 'o2' / 'summary.json').read_text())['errors']['a']
+
+
+@pytest.fixture(scope='module')
+def payload_ctx(tmp_path_factory):
+    up = tmp_path_factory.mktemp('upload'); (up / 'face.jpg').write_bytes(F.face_jpeg())
+    return _ctx(tmp_path_factory, places={'@upload': str(up)})
+
+
+@fuzz_settings(150)
+@given(st.sampled_from(F.payload_seeds()).map(json.loads).flatmap(lambda v: garbled(v) if isinstance(v, dict) else st.just(v))
+       | mutated(F.payload_seeds()).map(lambda b: b.decode('utf-8', 'replace')))
+def test_demo_image_payloads(payload_ctx, payload):
+    "What a request may carry for a demo image (data: URLs, paths, web addresses, odd dicts): a picture or one ImageError."
+    refused_or(lambda: F.run_demo_payload(json.dumps(payload).encode(), payload_ctx))
