@@ -93,6 +93,18 @@ class _StopSignals:
         for sig, h in self.handlers.items(): self.signal.signal(sig, h)
         return False
 
+def _build_source(args) -> dict:
+    "build_dataset's faces= (with licence, min_face) or corpus= from the flags."
+    corpus_flags = dict(frames_every=args.frames_every, max_frames=args.max_frames, ffpp_root=args.ffpp_root, pairs=args.pairs,
+                        ood_methods=None if args.hold_out is None else [m for m in args.hold_out.split(',') if m.strip()])
+    if args.faces is None and (args.licence is not None or args.min_face is not None):
+        raise FifaError('--licence and --min-face go with --faces PHOTOS (a folder of your photos).')
+    if args.corpus is None and any(v is not None for v in corpus_flags.values()):
+        raise FifaError('--frames-every, --max-frames, --ffpp-root, --pairs and --hold-out go with --corpus NAME ROOT.')
+    if args.faces is not None: return dict(faces=args.faces, licence=args.licence, min_face=args.min_face)
+    if args.corpus is not None: return dict(corpus=(*args.corpus, {k: v for k, v in corpus_flags.items() if v is not None}))
+    return {}
+
 def _cmd_build_data(args):
     from fifa_nb.dataset import build_dataset
     # a plain SIGTERM would leave the worker processes running; the next run of the same command continues from the
@@ -100,7 +112,7 @@ def _cmd_build_data(args):
     with _StopSignals() as stop:
         try: m = build_dataset(args.out, n=args.n, seed=args.seed, num_proc=args.num_proc, overwrite=args.force, size=args.size,
                                shard_items=args.shard_items, progress=not args.quiet, shard_index=args.shard_index,
-                               num_shards=args.num_shards)
+                               num_shards=args.num_shards, **_build_source(args))
         except BaseException:
             if not stop.stopped: raise
             print(f'\nfifa_nb build-data: stopped; run the same command again to continue from the finished shards in {args.out}.',
@@ -124,6 +136,13 @@ def _print_build(m):
     print(f"annotator: {sum(d['missed_fakes'] for d in sp.values())} fakes missed (det, cls and concept_seg only), "
           f"{sum(d['false_alarms'] for d in sp.values())} real images flagged then re-annotated, "
           f"{sum(d['failed_items'] for d in sp.values())} items failed; mean IoU with the ground truth {sum(ious) / max(len(ious), 1):.2f}")
+    src = m.get('source') or {}
+    if src.get('kind') == 'faces':
+        print(f"people: {src['people']} ({', '.join(f'{s} {k}' for s, k in src['people_per_split'].items())}) from {src['faces']} usable "
+              f"faces in {src['photos']} photos; {len(src['rejected_faces'])} faces or files refused (fifa11.json: source.rejected_faces)")
+    if src.get('kind') == 'corpus':
+        print(f"{src['name']}: {src['pairs']} pairs ({src['truth_masks']} with a truth mask) and {src['reals']} reals of {src['people']} people; "
+              f"{len(m.get('rejected', []))} rejected (fifa11.json: rejected)")
     print(f"load: datasets.load_from_disk('{m['out_dir']}/arrow'), or fifa_nb.dataset.load_fifa11('{m['out_dir']}')")
 
 def _cmd_annotate_folder(args):
@@ -298,12 +317,15 @@ def _parser():
     l.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
     l.add_argument('--force', action='store_true', help='overwrite --out if it exists')
     l.set_defaults(func=_cmd_landmarks)
-    b = sub.add_parser('build-data', help='build the FiFa-11 dataset (Arrow + Parquet) from 711 public-domain portraits, split by person',
+    b = sub.add_parser('build-data', help='build the FiFa-11 dataset (Arrow + Parquet) from 711 public-domain portraits, your photos '
+                       '(--faces) or a public corpus (--corpus), split by person',
                        description='Make forgeries of the portraits in data_samples/faces/congress (one person each, split by person '
                                    'into train, val and test; the two sample people are kept for testing), annotate each pair, and '
                                    'write the eleven FiFa-11 tasks as a Hugging Face dataset (splits train, val, test, test_ood, '
-                                   'test_unseen_person, test_rerendered_real). An interrupted build continues when the same command '
-                                   'is run again.')
+                                   'test_unseen_person, test_rerendered_real). With --faces PHOTOS the people are those found in '
+                                   'your photos (grouped by person; every row records the file and your --licence); with --corpus '
+                                   'NAME ROOT the pairs of your copy of FaceForensics++ (ffpp), DFFD, CelebAMask-HQ or DD-VQA are '
+                                   'annotated (their truth masks kept). An interrupted build continues when the same command is run again.')
     b.add_argument('--out', required=True, help='output folder (new, empty, or an earlier build)')
     b.add_argument('--n', type=_number(1, 10 ** 6, whole=True), default=200, help='number of images (each gives up to 11 samples); default 200')
     b.add_argument('--seed', type=_number(0, 2 ** 31 - 1, whole=True), default=0, help='decides everything; default 0')
@@ -315,6 +337,17 @@ def _parser():
     b.add_argument('--shard-index', type=_number(0, 10 ** 5, whole=True), help='one machine of many: build only the shards k with '
                    'k %% NUM_SHARDS == SHARD_INDEX into --out (then: fifa_nb merge-data)')
     b.add_argument('--num-shards', type=_number(1, 10 ** 5, whole=True), help='how many machines share the build (with --shard-index)')
+    which = b.add_mutually_exclusive_group()
+    which.add_argument('--faces', metavar='PHOTOS', help='a folder of your own photos (any depth; jpg, png, webp): the people come from it')
+    which.add_argument('--corpus', nargs=2, metavar=('NAME', 'ROOT'), help='ffpp, dffd, celebamask or ddvqa, and your copy of it')
+    b.add_argument('--licence', help='with --faces: the licence or consent your photos are under (kept in every row)')
+    b.add_argument('--min-face', type=_number(8, 10_000), help='with --faces: smallest usable face in pixels; default 64')
+    b.add_argument('--frames-every', type=_number(1, 10 ** 6, whole=True), help='with --corpus: every K-th video frame; default 10')
+    b.add_argument('--max-frames', type=_number(1, 10 ** 6, whole=True), help='with --corpus: at most M frames a video; default 4')
+    b.add_argument('--ffpp-root', help='with --corpus ddvqa: your FaceForensics++ folder (DD-VQA\'s pictures are its frames)')
+    b.add_argument('--pairs', help='with --corpus dffd: a CSV of fake,real,mask paths (relative to ROOT)')
+    b.add_argument('--hold-out', metavar='METHODS', help='with --corpus: comma-separated methods kept for test_ood only (default: '
+                   'NeuralTextures for ffpp and ddvqa, none for dffd; "" for none)')
     b.set_defaults(func=_cmd_build_data)
     g = sub.add_parser('merge-data', help='join the parts several machines built (build-data --shard-index/--num-shards) into one dataset',
                        description='Check that the part folders belong to one build (same settings and plan, every index once, every '

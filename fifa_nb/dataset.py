@@ -4,17 +4,18 @@
 
 # %% auto #0
 __all__ = ['SPLITS', 'OOD_METHODS', 'PERSON_SHARE', 'HELD_OUT_SHARE', 'EXTRA_SHARE', 'REAL_SHARE', 'SELF_BLENDS', 'DEFAULT_SIZE',
-           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'PART_FORMAT', 'BUILD_ENTRIES',
-           'WORK_ENTRIES', 'portraits_dir', 'portrait_people', 'portrait_face', 'plan_identities', 'plan_items',
-           'make_identities', 'apply_render', 'build_item', 'sample_features', 'build_dataset', 'shard_digests',
-           'file_digests', 'verify_digests', 'load_fifa11']
+           'SHARD_ITEMS', 'DATASET_FORMAT', 'MIN_ITEMS', 'FACES_LICENCE', 'PEOPLE_SOURCES', 'SOURCES_MODULE',
+           'PART_FORMAT', 'BUILD_ENTRIES', 'WORK_ENTRIES', 'portraits_dir', 'portrait_people', 'portrait_face',
+           'plan_identities', 'plan_items', 'make_identities', 'apply_render', 'build_item', 'sample_features',
+           'register_source', 'people_source', 'build_dataset', 'shard_digests', 'file_digests', 'verify_digests',
+           'load_fifa11']
 
 # %% ../nbs/05a_dataset.ipynb #04ffdcf0
 import functools, io, json, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, file_sha256, read_json, sample_faces, data_samples_dir, load_image
+from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, file_sha256, read_json, sample_faces, data_samples_dir, load_image, _short
 from .landmarks import Landmarks
 from .forgery import FORGERY_METHODS, TRAIN_ONLY_METHODS, make_forgery, postprocess, random_postprocess
 from .variants import innocent_edit
@@ -106,8 +107,20 @@ def _rerender(rng, strong:bool=True) -> list:
                     'scale': round(float(rng.choice([rng.uniform(0.78, 0.88), rng.uniform(1.13, 1.3)]) if strong else rng.uniform(0.95, 1.05)), 3)})
     return ops
 
+def _people_of(identities, split) -> dict:
+    "{person: [keys of their photos]} of the identities in `split`, in plan order (a portrait is a person with one photo)."
+    out = {}
+    for i in identities:
+        if i['split'] == split: out.setdefault(i.get('person', i['key']), []).append(i['key'])
+    return out
+
+def _pick(rng, keys): return keys[0] if len(keys) == 1 else keys[int(rng.integers(len(keys)))]
+
 def plan_items(n:int, seed:int, identities:list) -> list:
-    "One entry per item: split, kind (fake/real), method, person and donor keys, seed, and re-rendering for the extra test splits."
+    """One entry per item: split, kind (fake/real), method, person and donor keys, seed, and re-rendering for the extra
+    test splits. An identity may name its `person` (several photos of one person: `fifa_nb.open_data`): an item then
+    draws a person, then one of their photos, and a donor is a photo of another person of the same split (of the same
+    person only when the split holds one person)."""
     held, extra = max(2, round(HELD_OUT_SHARE * n)), max(2, round(EXTRA_SHARE * n))
     counts = dict(val=held, test=held, test_ood=held, test_unseen_person=extra, test_rerendered_real=extra)
     counts = dict(train=n - sum(counts.values()), **counts)
@@ -115,8 +128,11 @@ def plan_items(n:int, seed:int, identities:list) -> list:
     in_dist = [m for m in FORGERY_METHODS if m not in OOD_METHODS and m not in TRAIN_ONLY_METHODS]
     items = []
     for split in SPLITS:
-        pool = [i['key'] for i in identities if i['split'] == _POOL[split]]
-        donors = pool if split != 'test_unseen_person' else [i['key'] for i in identities if i['split'] == 'test']
+        pool = _people_of(identities, _POOL[split])
+        if not pool and split == 'test_unseen_person': pool = _people_of(identities, 'test')   # no held-out group: test people
+        if not pool: continue                          # a split without people (a corpus of two people has no val)
+        donors = pool if split != 'test_unseen_person' else _people_of(identities, 'test')
+        people = list(pool)
         methods = list(OOD_METHODS) if split == 'test_ood' else in_dist + list(TRAIN_ONLY_METHODS) * SELF_BLENDS if split == 'train' else in_dist
         queue = []
         n_real = counts[split] if split == 'test_rerendered_real' else max(1, round(REAL_SHARE * counts[split]))
@@ -124,10 +140,13 @@ def plan_items(n:int, seed:int, identities:list) -> list:
         for k, kind in enumerate(kinds):
             if kind == 'fake' and not queue: queue = list(rng.permutation(methods))   # every method in turn
             method = queue.pop() if kind == 'fake' else ''
-            target = pool[int(rng.integers(len(pool)))]
-            others = [p for p in donors if p != target]
+            person = people[int(rng.integers(len(people)))]
+            target = _pick(rng, pool[person])
+            others = [p for p in donors if p != person]
             needs_donor = FORGERY_METHODS.get(method) in ('region_swap', 'identity_swap') and method not in TRAIN_ONLY_METHODS
-            donor = others[int(rng.integers(len(others)))] if needs_donor else ''
+            donor = ''
+            if needs_donor and others: donor = _pick(rng, donors[others[int(rng.integers(len(others)))]])
+            elif needs_donor: donor = _pick(rng, [k for k in pool[person] if k != target] or [target])
             render = _rerender(rng, strong=split == 'test_rerendered_real') if split in ('test_rerendered_real', 'test_unseen_person') and kind == 'real' else []
             items.append(dict(item=f'{split}-{k:05d}', split=split, kind=str(kind), method=str(method), identity=target,
                               donor=donor, seed=int(rng.integers(2 ** 31)), render=render))
@@ -160,10 +179,11 @@ def make_identities(plan_ids:list, folder, progress:bool=True):
         _save_identity(folder / f"{e['key']}.npz", *_make_identity(e, faces))
 
 def _person(key, identity_dir):
-    "(image, landmarks, info) of a person of the plan: a portrait, or a saved sample person."
+    "(image, landmarks, info) of a person of the plan: a portrait, a saved sample person, or 'kind:...' of a `people_source`."
     if key.startswith('congress/'):
         image, lm, prov = portrait_face(key)
         return image, lm, dict(variant_id=key, source_identities=[key], derived=False, source='congress', provenance=prov)
+    if ':' in key: return people_source(key.split(':', 1)[0]).person(key, identity_dir)
     return _load_identity(str(inside_root(identity_dir, f'{key}.npz', 'the build plan')))
 
 def _annotate(*args, **kw):
@@ -198,6 +218,7 @@ def build_item(item:dict, # one entry of `plan_items`
                attempts:int=3, # seeds to try before giving up on a forgery
               ) -> list:
     "The samples of one planned item (an empty list when its forgery failed `attempts` times)."
+    if item.get('builder'): return people_source(item['builder']).build_item(item, identity_dir, size, attempts)   # a corpus' own pair
     image, lm0, info = _person(item['identity'], identity_dir)
     render = item.get('render') or []
     for attempt in range(attempts):
@@ -219,6 +240,7 @@ def build_item(item:dict, # one entry of `plan_items`
                 if item['donor']:
                     d_image, d_lm, d_info = _person(item['donor'], identity_dir)
                     donor, meta['donor'] = (d_image, d_lm, d_info['variant_id']), d_info['variant_id']
+                    if d_info.get('source') not in ('congress', 'sample'): meta['donor_provenance'] = d_info.get('provenance')
                 f = make_forgery(base, lm, item['method'], donor=donor, seed=s, postprocess=pp)
                 ann = _annotate(f.real, f.fake, lm, family=f.family, method=f.method, seed=s)
                 meta['missed'] = not ann.is_fake
@@ -262,18 +284,42 @@ def _rows(batch, identity_dir, size):
     return rows
 
 # %% ../nbs/05a_dataset.ipynb #a7b71c02
-def _config(n, seed, size, shard_items):
-    return dict(format=DATASET_FORMAT, n=n, seed=seed, size=size, shard_items=shard_items, methods=sorted(FORGERY_METHODS),
-                ood_methods=list(OOD_METHODS), real_share=round(REAL_SHARE, 4), held_out_share=HELD_OUT_SHARE)
+PEOPLE_SOURCES = {}   # kind -> where a build's people come from instead of the portraits ('faces', 'corpus': `fifa_nb.open_data`)
+SOURCES_MODULE = 'fifa_nb.open_data'   # registers them when imported
 
-def _plan(config):
-    "The whole plan of a build: a function of its settings alone."
+def register_source(kind:str, source):
+    """Make `build_dataset` take its people from `source` when a build's settings name `kind`. A source has `settings(...)`
+    (what the config records), `plan(config, work, progress)`, `prepare(config, work, progress)` (caches in DIR/_work),
+    `person(key, identity_dir)` for keys 'kind:...', `manifest(out, plan)`, and optionally `build_item` and `shard_built`."""
+    PEOPLE_SOURCES[kind] = source
+
+def people_source(kind:str):
+    "The registered source of people `kind`."
+    if kind not in PEOPLE_SOURCES:
+        import importlib   # the one import of a later notebook's module (06c): only when a build names such a source
+        importlib.import_module(SOURCES_MODULE)
+    if kind not in PEOPLE_SOURCES: raise FifaError(f'Unknown source of people {_short(repr(kind))}; build_dataset knows the portraits, '
+                                                   f'{", ".join(PEOPLE_SOURCES)}.')
+    return PEOPLE_SOURCES[kind]
+
+def _source_of(config):
+    spec = config.get('source')
+    return None if spec is None else people_source(spec.get('kind') if isinstance(spec, dict) else None)
+
+def _config(n, seed, size, shard_items, source=None):
+    config = dict(format=DATASET_FORMAT, n=n, seed=seed, size=size, shard_items=shard_items, methods=sorted(FORGERY_METHODS),
+                  ood_methods=list(OOD_METHODS), real_share=round(REAL_SHARE, 4), held_out_share=HELD_OUT_SHARE)
+    return config if source is None else dict(config, source=source)
+
+def _plan(config, work=None, progress=False):
+    "The whole plan of a build: a function of its settings alone (and, for a `people_source`, of its folder's contents)."
+    if config.get('source') is not None: return _source_of(config).plan(config, work, progress)
     identities = plan_identities(config['n'], config['seed'])
     return dict(config=config, identities=identities, items=plan_items(config['n'], config['seed'], identities))
 
 PART_FORMAT = 'fifa_nb.fifa11-part/1'   # fifa11.part.json: the shards one machine of many built (`merge_parts` joins them)
 BUILD_ENTRIES = ('fifa11.json', 'fifa11.part.json', 'arrow', 'parquet', '_work', '.arrow.tmp', '.parquet.tmp')   # all a build writes
-WORK_ENTRIES = ('plan.json', 'identities', 'shards')                                         # ... and in DIR/_work
+WORK_ENTRIES = ('plan.json', 'identities', 'shards', 'faces.json', 'corpus.json')   # ... and in DIR/_work (the last two: caches of a people_source)
 
 def _is_temp(name): return name.startswith('.') and name.endswith('.tmp')   # a write of `atomic_write_*` cut short
 
@@ -308,9 +354,10 @@ def _read_plan(plan_file, config):
     try: plan = read_json(plan_file, 'build plan')
     except FifaError as e: raise FifaError(f'{e} {refuse}') from None
     saved = plan.get('config') if isinstance(plan, dict) else None
-    if not isinstance(saved, dict) or saved.get('format') != DATASET_FORMAT or set(saved) != set(config): raise FifaError(refuse)
+    if not isinstance(saved, dict) or saved.get('format') != DATASET_FORMAT or set(saved) - {'source'} != set(config) - {'source'}:
+        raise FifaError(refuse)
     if not isinstance(saved['n'], int) or not MIN_ITEMS <= saved['n'] <= 10 ** 6: raise FifaError(refuse)
-    try: same = plan == (_plan(config) if saved == config else _plan(saved))
+    try: same = plan == _plan(config if saved == config else saved, Path(plan_file).parent)
     except Exception: same = False   # settings no build would accept
     if not same: raise FifaError(refuse)
     return plan
@@ -355,7 +402,8 @@ def _assemble(out, work, n_shards):
     cols = full.select_columns(['task', 'split', 'labels', 'meta']).to_dict()
     splits = ds.DatasetDict({s: full.select([i for i, x in enumerate(cols['split']) if x == s]) for s in SPLITS})
     for name in ('arrow', 'parquet'): shutil.rmtree(out / f'.{name}.tmp', ignore_errors=True)
-    splits.save_to_disk(str(out / '.arrow.tmp'))
+    # an empty split (e.g. a corpus without held-out methods) is written as one empty Arrow file: datasets cannot load a split of none
+    splits.save_to_disk(str(out / '.arrow.tmp'), num_shards={s: None if len(d) else 1 for s, d in splits.items()})
     for s in SPLITS: splits[s].to_parquet(str(out / '.parquet.tmp' / f'{s}.parquet'))
     for name in ('arrow', 'parquet'):
         shutil.rmtree(out / name, ignore_errors=True); os.replace(out / f'.{name}.tmp', out / name)
@@ -368,7 +416,8 @@ def _summary(cols, plan):
     for task, split, lab, m in zip(cols['task'], cols['split'], cols['labels'], map(json.loads, cols['meta'])):
         d = per[split]
         d['samples'] += 1; d['tasks'][task] += 1; d['items'].add(m['item']); d['ids'].update(x for x in (m['identity'], m['donor']) if x)
-        if lab['is_fake']: d['fake'].add(m['item']); d['methods'].add(lab['method']); d['iou'][m['item']] = m['gt_iou']
+        if lab['is_fake']: d['fake'].add(m['item']); d['methods'].add(lab['method'])
+        if lab['is_fake'] and m.get('gt_iou') is not None: d['iou'][m['item']] = m['gt_iou']   # a corpus fake may have no truth mask
         if m['missed']: d['missed'].add(m['item'])
         if m['false_alarm']: d['alarms'].add(m['item'])
     planned = {s: sum(i['split'] == s for i in plan['items']) for s in SPLITS}
@@ -390,8 +439,11 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
                   progress:bool=True, # progress bars and a line per step
                   shard_index:int=None, num_shards:int=None, # one machine of many: build only the shards k with
                                         # k % num_shards == shard_index and write DIR/fifa11.part.json; `merge_parts` joins the parts
+                  faces=None, # a folder of your own photos: the people come from it (`fifa_nb.open_data`), not the portraits
+                  licence:str=None, min_face:float=None, # with faces: the photos' licence (kept in every row); smallest face, px (64)
+                  corpus=None, # (name, root) or (name, root, options): FF++, DFFD, CelebAMask-HQ or DD-VQA pairs (`fifa_nb.open_data`)
                  ) -> dict: # the manifest (also in DIR/fifa11.json; for a part, DIR/fifa11.part.json); 'complete' False when stopped by max_shards
-    "Build FiFa-11 from the portraits into `out_dir` (Arrow + Parquet), resumably; or one part of it, for many machines."
+    "Build FiFa-11 from the portraits (or your photos, or a corpus) into `out_dir` (Arrow + Parquet), resumably; or one part of it."
     ds = _datasets()
     n, seed, size = _check_int('n', n, MIN_ITEMS, 10 ** 6), _check_int('seed', seed, 0), _check_int('size', size, 64, 4096)
     num_proc, shard_items = _check_int('num_proc', num_proc, 1, 256), _check_int('shard_items', shard_items, 1, 10 ** 6)
@@ -399,11 +451,15 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
     if num_shards is not None:
         num_shards = _check_int('num_shards', num_shards, 1, 10 ** 5); shard_index = _check_int('shard_index', shard_index, 0, num_shards - 1)
     out, t0 = Path(out_dir).expanduser(), time.perf_counter()
-    work, config = out / '_work', _config(n, seed, size, shard_items)
+    source = _source_settings(faces, licence, min_face, corpus)
+    work, config = out / '_work', _config(n, seed, size, shard_items, source)
     say = print if progress else (lambda *a, **k: None)
+    src = _source_of(config)
+    # your photos are indexed (or the corpus listed) first: a folder they cannot build from is refused before any change
+    if src is not None: _plan(config, work if (work / 'plan.json').is_file() else None, progress)
     plan = _prepare(out, config, overwrite)
     if plan is None:
-        plan = _plan(config)
+        plan = _plan(config, None, progress)
         work.mkdir(parents=True, exist_ok=True)
         atomic_write_json(work / 'plan.json', plan)
     else: say(f'resuming the unfinished build in {out}')
@@ -414,6 +470,7 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
     if num_proc > 1: cv2.setNumThreads(1)
     try:
         make_identities(plan['identities'], work / 'identities', progress)
+        if src is not None: src.prepare(config, work, progress)
         shards = work / 'shards'; shards.mkdir(exist_ok=True)
         for stale in shards.glob('.tmp-*'): shutil.rmtree(stale)       # left by an interrupted shard
         n_shards = -(-len(plan['items']) // shard_items)
@@ -428,6 +485,7 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
                              desc=f'FiFa-11 shard {k + 1}/{n_shards}')
             tmp = shards / f'.tmp-{k:05d}'
             built.save_to_disk(str(tmp))
+            if hasattr(src, 'shard_built'): src.shard_built(plan['items'][k * shard_items:(k + 1) * shard_items], built, tmp, work, size)
             os.replace(tmp, shards / f'{k:05d}')
         if max_shards is not None and len(todo) > max_shards:
             return dict(format=DATASET_FORMAT, complete=False, out_dir=str(out), shards_done=len(mine) - len(todo) + max_shards,
@@ -444,6 +502,14 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
         if not progress and bars: ds.enable_progress_bars()
         cv2.setNumThreads(cv_threads)
 
+def _source_settings(faces, licence, min_face, corpus):
+    "What the config records of the people's source: None for the portraits."
+    if faces is not None and corpus is not None: raise FifaError('Give faces= (a folder of your photos) or corpus= (a public corpus), not both.')
+    if faces is None and (licence is not None or min_face is not None):
+        raise FifaError('licence= and min_face= go with faces= (a folder of your photos): the portraits and the corpora carry their own terms.')
+    if faces is not None: return people_source('faces').settings(faces, licence=licence, min_face=min_face)
+    return None if corpus is None else people_source('corpus').settings(corpus)
+
 def shard_digests(out, shards) -> dict:
     "Size and sha256 of every file of the finished shards `shards` in DIR/_work/shards, by path relative to DIR."
     out = Path(out)
@@ -457,6 +523,7 @@ def _finish_build(out, config, plan, n_shards, facts, t0) -> dict:
                     seconds=round(time.perf_counter() - t0, 1), splits=_summary(cols, plan), samples=len(cols['task']),
                     files=dict(arrow='arrow', parquet={s: f'parquet/{s}.parquet' for s in SPLITS}),
                     identities={i['key']: i for i in plan['identities']}, digests=file_digests(out))
+    if config.get('source') is not None: manifest.update(_source_of(config).manifest(out, plan))   # where the people came from
     atomic_write_json(out / 'fifa11.json', manifest)
     (out / 'fifa11.part.json').unlink(missing_ok=True)   # it became a whole build
     shutil.rmtree(out / '_work')
@@ -528,8 +595,12 @@ def load_fifa11(out_dir, # a folder written by `build_dataset`
             _check_arrow_folder(out)
             splits = _check_image_paths(ds.load_from_disk(str(out / 'arrow')), f'{out}/arrow')
         else:
+            import pyarrow.parquet as pq
             files = {s: str(inside_root(out, f'parquet/{s}.parquet')) for s in SPLITS}
-            splits = _check_image_paths(ds.load_dataset('parquet', data_files=files, cache_dir=cache_dir), f'{out}/parquet')
+            empty = {s for s, f in files.items() if pq.ParquetFile(f).metadata.num_rows == 0}   # load_dataset refuses a split of none
+            loaded = ds.load_dataset('parquet', data_files={s: f for s, f in files.items() if s not in empty}, cache_dir=cache_dir)
+            none = ds.Dataset.from_dict({k: [] for k in sample_features()}, features=sample_features())
+            splits = _check_image_paths(ds.DatasetDict({s: none if s in empty else loaded[s] for s in SPLITS}), f'{out}/parquet')
         # rows keep their images as bytes: `Sample.from_dict` decodes them through `load_image`, which reads the size from the
         # header and refuses one over the pixel limit before decoding (datasets' own decoding would allocate it first)
         return splits.cast_column('image', ds.Image(decode=False))

@@ -71,7 +71,7 @@ def merge_parts(out_dir, # the dataset folder to write (new, empty, or a build t
         index[m['part']['index']] = f
     missing = sorted(set(range(count)) - set(index))
     if missing: raise FifaError(f'Part(s) {", ".join(map(str, missing[:10]))} of {count} are missing: build them, then merge all {count}.')
-    plan = _plan(config)   # the settings decide the plan: each part's saved plan must be exactly it
+    plan = _plan(config, folders[0] / '_work')   # the settings decide the plan (a part's _work holds the index of your photos)
     for f in folders: _read_plan(f / '_work' / 'plan.json', config)
     n_shards = ms[0]['shards_total']
     owned = sorted(k for m in ms for k in m['shards'])
