@@ -85,7 +85,18 @@ def plan_identities(n:int, seed:int) -> list:
     order = rng.permutation(len(people))
     n_val, n_test = (max(2, round(PERSON_SHARE[s] * len(people))) for s in ('val', 'test'))
     split = {people[k]: 'test' if r < n_test else 'val' if r < n_test + n_val else 'train' for r, k in enumerate(order)}
-    ids = [dict(key=p, base=p, source='congress', split=split[p]) for p in people]
+    # A few members have two files (the same photo under two ids): one person, kept once, in the most-trained split of the
+    # two, so that no person is in two splits and every test person of earlier plans stays unseen by models trained on them
+    index, groups = _portrait_index(str(portraits_dir())), {}
+    for p in people:
+        who = index[f'{p.split("/", 1)[1]}.jpg']['who']
+        groups.setdefault((who.get('name'), who.get('born')) if who.get('name') else p, []).append(p)
+    rank = {'train': 0, 'val': 1, 'test': 2}
+    for same in (g for g in groups.values() if len(g) > 1):
+        keep = min(same); split[keep] = min((split[p] for p in same), key=rank.get)
+        for p in same:
+            if p != keep: del split[p]
+    ids = [dict(key=p, base=p, source='congress', split=split[p]) for p in people if p in split]
     return ids + [dict(key=f.name, base=f.name, source='sample', split='unseen_person') for f in sample_faces()]
 
 _POOL = {'train': 'train', 'val': 'val', 'test': 'test', 'test_ood': 'test', 'test_rerendered_real': 'test',
