@@ -641,20 +641,25 @@ def run_build_folder(data, ctx):
 
 
 def run_folder_rerun(data, ctx):
-    """annotate-folder run again after the pictures and the outputs were changed in any order: every annotation it reports
-    was made from the pictures as they are now (their sha256), or the job refuses."""
+    """annotate-folder run again on a finished job after the pictures, the annotations and the summary were changed in
+    any order: every annotation it reports was made from the pictures as they are now (their sha256), or the job refuses."""
     from fifa_nb.batch import annotate_folder
     from fifa_nb.core import file_sha256
-    pairs, out = Path(ctx['scratch']) / 'pairs', Path(ctx['scratch']) / 'annotations'
-    if not pairs.exists(): shutil.copytree(ctx['pairs'], pairs, ignore=shutil.ignore_patterns('other_*'))
+    scratch = Path(ctx['scratch'])
+    pairs, out, done = scratch / 'pairs', scratch / 'annotations', scratch / 'finished_job'
+    for d in (pairs, out): shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(ctx['pairs'], pairs, ignore=shutil.ignore_patterns('other_*'))
+    if not done.exists():   # the finished job every input starts from (made once per worker)
+        annotate_folder(pairs, out, progress=False); shutil.copytree(out, done); shutil.rmtree(out)
+    shutil.copytree(done, out)
     for i, b in enumerate(data[:6]):
         name = ctx['pair_names'][b % 2]
-        op = (b >> 1) % 6
-        if op == 0: shutil.copyfile(ctx['fakes'][b % len(ctx['fakes'])], pairs / f'{name}_fake.png')   # another content, same name
-        elif op == 1: (out / f'{name}.json').unlink(missing_ok=True)
-        elif op == 2 and out.exists(): (out / f'{name}.json').write_bytes(data[i:i + 40])
-        elif op == 3 and out.exists(): (out / 'summary.json').write_bytes(data[i:i + 40])
-        elif op == 4:
+        op = (b >> 1) % 8
+        if op in (0, 1) or (op == 3 and b < 128): shutil.copyfile(ctx['fakes'][(b >> 4) % len(ctx['fakes'])], pairs / f'{name}_fake.png')
+        elif op == 2: (out / f'{name}.json').unlink(missing_ok=True)
+        elif op == 3: (out / f'{name}.json').write_bytes(data[i:i + 40])   # not an annotation any more: the job must refuse
+        elif op == 4 and b >= 128: (out / 'summary.json').write_bytes(data[i:i + 40])   # a damaged summary: refused too
+        elif op in (4, 5, 6):
             with contextlib.suppress(ctx['FifaError']): annotate_folder(pairs, out, progress=False)
         else: shutil.copyfile(Path(ctx['pairs']) / f'{name}_fake.png', pairs / f'{name}_fake.png')
     summary = annotate_folder(pairs, out, progress=False, force=bool(data[-1:] == b'F'))
