@@ -793,11 +793,12 @@ def launch_demo(checkpoint=None, # checkpoint folder; None: the shipped `small` 
     demo.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser, prevent_thread_lock=True,
                 max_file_size=DEMO_MAX_FILE_SIZE, show_error=True, quiet=True, footer_links=[])
     if block:
-        print(f'fifa_nb demo: running on {demo.local_url} (local only, offline); Ctrl-C stops it', flush=True)
         import signal
         def stop(signum, frame): raise KeyboardInterrupt   # `kill` stops it like Ctrl-C: closed, its files removed
         previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
-        try: demo.block_thread()
+        try:   # announced only once `kill` is handled: a script that waits for this line may send SIGTERM at once
+            print(f'fifa_nb demo: running on {demo.local_url} (local only, offline); Ctrl-C stops it', flush=True)
+            demo.block_thread()
         except KeyboardInterrupt: pass
         finally:
             demo.close()
