@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['DEFAULT_MAX_PIXELS', 'MAX_PIXELS_ENV', 'MIN_IMAGE_SIDE', 'IMAGE_FORMATS', 'MAX_JSON_BYTES', 'FifaError', 'ImageError',
            'MaskError', 'BoxError', 'OutputExistsError', 'NumberError', 'check_number', 'set_max_pixels',
-           'max_pixels_limit', 'load_image', 'image_to_pil', 'resize_max', 'image_id', 'file_sha256',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'json_safe', 'read_json', 'save_image',
-           'set_seed', 'default_device', 'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face',
+           'max_pixels_limit', 'max_pixels_is_set', 'load_image', 'image_to_pil', 'resize_max', 'image_id',
+           'file_sha256', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'json_safe', 'read_json',
+           'save_image', 'set_seed', 'default_device', 'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face',
            'sample_faces']
 
 # %% ../nbs/00_core.ipynb #34c0cd39
@@ -91,6 +91,10 @@ def max_pixels_limit()->int: # the pixel limit in force
     if _max_pixels_set is not None: return _max_pixels_set
     env = os.environ.get(MAX_PIXELS_ENV, '').strip()
     return _whole_number(env, f'The environment variable {MAX_PIXELS_ENV}') if env else DEFAULT_MAX_PIXELS
+
+def max_pixels_is_set()->bool: # whether the user chose the limit
+    "True when the pixel limit was chosen (`set_max_pixels` or FIFA_NB_MAX_PIXELS), False when it is the default (the demo then keeps its own)."
+    return _max_pixels_set is not None or bool(os.environ.get(MAX_PIXELS_ENV, '').strip())
 
 # %% ../nbs/00_core.ipynb #8ef90767
 def _short(text, n=120):

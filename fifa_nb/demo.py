@@ -16,8 +16,7 @@ import atexit, base64, binascii, contextlib, dataclasses, functools, hashlib, io
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from . import core as _core
-from .core import FifaError, ImageError, MAX_PIXELS_ENV, load_image, max_pixels_limit, sample_face, sample_names
+from .core import FifaError, ImageError, MAX_PIXELS_ENV, load_image, max_pixels_is_set, max_pixels_limit, sample_face, sample_names
 
 # %% ../nbs/13_demo.ipynb #e4faf28b
 FACE_SIZE = 256            # side of the face crop the model sees (as in the FiFa-11 data)
@@ -78,7 +77,7 @@ class FaceCrop:
 # %% ../nbs/13_demo.ipynb #2b8086ed
 def demo_max_pixels() -> int:
     "The demo's pixel limit in force: the library's one setting if the user made it (`set_max_pixels`, $FIFA_NB_MAX_PIXELS), else DEMO_MAX_PIXELS."
-    if _core._max_pixels_set is not None or os.environ.get(MAX_PIXELS_ENV, '').strip(): return max_pixels_limit()
+    if max_pixels_is_set(): return max_pixels_limit()
     return DEMO_MAX_PIXELS
 
 def _size_check(width, height, max_pixels, min_side):
