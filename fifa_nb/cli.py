@@ -494,3 +494,6 @@ def _cmd_demo(args):
     print(f'fifa_nb demo: loading the model ...', file=sys.stderr)
     launch_demo(args.checkpoint, port=args.port, host=args.host, open_browser=args.open)
 
+
+# %% ../nbs/90_cli.ipynb #a5ba2854
+if __name__ == '__main__' and getattr(globals().get('__spec__'), 'name', None) == 'fifa_nb.cli': sys.exit(main())   # `python -m fifa_nb.cli ...`
