@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MASK_PRIOR_LOGIT', 'SEGNET_LOSS_WEIGHTS', 'BASELINE_FORMAT', 'SEGNET_CONFIG_SCHEMA', 'conv_block', 'SegNet',
            'training_images', 'image_batch', 'SegNetConfig', 'segnet_losses', 'train_segnet', 'grounded_explanation',
-           'question_concept', 'MaskBaseline', 'analyze_batch', 'analyze', 'save_pretrained', 'from_pretrained']
+           'question_concept', 'MaskBaseline']
 
 # %% ../nbs/12a_baselines.ipynb #b0deb3de
 import json, math, os, re, shutil, tempfile, time, hashlib
@@ -17,6 +17,7 @@ import cv2
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import FifaError, OutputExistsError, set_seed
 from .masks import rle_decode, mask_to_box, box_to_mask, mask_iou
 from .concepts import FICT, select_concepts
@@ -366,6 +367,7 @@ def _analysis(sample, r, prediction, warns) -> Analysis:
                     task=sample.task, question=sample.question, box=parse_box(text, r.shape) if sample.task == 'box_pred' else None,
                     warnings=warns + more, verdict_source='head', pixel_map=prob)
 
+@patch
 @torch.no_grad()
 def analyze_batch(self:MaskBaseline, queries:list, # Samples (image, question, region/box, task and meta['landmarks'] are used; answers ignored) or dicts of analyze's arguments
                   max_new_tokens:int=None, # ignored (there is no decoder); accepted for FiFaMLLM's interface
@@ -398,8 +400,8 @@ def analyze_batch(self:MaskBaseline, queries:list, # Samples (image, question, r
             r, warns = readings[lm_key]
             out.append(_analysis(s, r, preds[key], list(warns)))
     return out
-MaskBaseline.analyze_batch = analyze_batch
 
+@patch
 def analyze(self:MaskBaseline, image, # path, PIL image or RGB array of a face crop
             question:str=None, # free question; default: the task's template (AGE when no task)
             region=None, # bool (H, W) mask of a region to ask about
@@ -411,7 +413,6 @@ def analyze(self:MaskBaseline, image, # path, PIL image or RGB array of a face c
     "Explain one face like FiFaMLLM.analyze: verdict with score, family, text, one mask per grounded phrase."
     return self.analyze_batch([dict(image=image, question=question, region=region, box=box, task=task, landmarks=landmarks)],
                               threshold=threshold)[0]
-MaskBaseline.analyze = analyze
 
 # %% ../nbs/12a_baselines.ipynb #587ae54d
 _count, _rate = json_spec('int', 0, 10 ** 9), json_spec('float', 0, 1e9)
@@ -423,6 +424,7 @@ SEGNET_CONFIG_SCHEMA = json_spec('dict', fields=dict(
         steps=_count, batch_size=_count, lr=_rate, seed=json_spec('int', 0, 2 ** 63), flip=json_spec('bool'), n_images=_count,
         seconds=_rate, first=_losses, last=_losses, loss_curve=json_spec('list', 0, 10_000, values=json_spec('float'))))))
 
+@patch
 def save_pretrained(self:MaskBaseline, path, # the folder to write (created)
                     overwrite:bool=False, # replace an existing folder
                    ) -> Path:
@@ -433,10 +435,9 @@ def save_pretrained(self:MaskBaseline, path, # the folder to write (created)
         (tmp / 'config.json').write_text(json.dumps(dict(format=BASELINE_FORMAT, **self.config.to_dict(), train=info), indent=1))
         save_model(self, str(tmp / 'model.safetensors'), metadata={'format': 'pt', 'fifa_nb': BASELINE_FORMAT})
     return write_checkpoint_folder(path, write, overwrite)
-MaskBaseline.save_pretrained = save_pretrained
 
-@classmethod
-def from_pretrained(cls, path, # a folder written by save_pretrained
+@patch(cls_method=True)
+def from_pretrained(cls:MaskBaseline, path, # a folder written by save_pretrained
                     device=None, # where to put the network (default: CPU)
                    ) -> MaskBaseline:
     "Load a saved baseline (safetensors only), in eval mode; it gives identical outputs."
@@ -454,4 +455,3 @@ def from_pretrained(cls, path, # a folder written by save_pretrained
     info.pop('loss_curve', None)
     model.train_info = info
     return model.eval()
-MaskBaseline.from_pretrained = from_pretrained

@@ -7,9 +7,9 @@ __all__ = ['FACE_SIZE', 'DEMO_MAX_PIXELS', 'DEMO_MAX_FILE_SIZE', 'DEMO_MAX_QUEST
            'MAX_LABELS', 'DEMO_SAMPLES', 'IMAGE_TASKS', 'REGION_TASKS', 'FaceCrop', 'demo_max_pixels', 'read_picture',
            'find_face', 'load_model', 'concept_name', 'region_question', 'analyze', 'label_colors',
            'highlight_segments', 'answer_picture', 'answer_figure', 'demo_temp_dir', 'remove_demo_temp_dir',
-           'demo_sample', 'sample_file', 'annotate_pair', 'crop_like', 'analysis_outputs', 'handle_analyze',
-           'parse_box', 'handle_region', 'handle_click', 'handle_annotate', 'picture_from_payload', 'face_upload',
-           'answer_image', 'build_demo', 'launch_demo']
+           'demo_sample', 'sample_file', 'annotate_pair', 'crop_like', 'analysis_outputs', 'handle_analyze', 'read_box',
+           'handle_region', 'handle_click', 'handle_annotate', 'picture_from_payload', 'face_upload', 'answer_image',
+           'build_demo', 'launch_demo']
 
 # %% ../nbs/13_demo.ipynb #cb7ed0ef
 import atexit, base64, binascii, contextlib, dataclasses, functools, hashlib, io, json, os, re, shutil, stat, tempfile, threading
@@ -517,8 +517,8 @@ def handle_analyze(picture, # what the upload widget gives: an uploaded file's p
     a = analyze(face, question, task=task, model=model, checkpoint=checkpoint)
     return analysis_outputs(a)
 
-def parse_box(text:str) -> tuple:
-    "'x0, y0, x1, y1' (commas or spaces) -> four floats; FifaError otherwise."
+def read_box(text:str) -> tuple:
+    "A box the user typed: 'x0, y0, x1, y1' (commas or spaces) -> four floats; FifaError otherwise."
     if len(text or '') > 200: raise FifaError(f'A box is four numbers "x0, y0, x1, y1", not {len(text):,} characters of text.')
     parts = [p for p in re.split(r'[\s,;()\[\]]+', text or '') if p]
     try: box = tuple(float(p) for p in parts)
@@ -527,13 +527,18 @@ def parse_box(text:str) -> tuple:
         raise FifaError(f'A box is four numbers "x0, y0, x1, y1" in the face picture\'s pixels (0-{FACE_SIZE}), not {text!r}.')
     return box
 
+def __getattr__(name):
+    "`fifa_nb.demo.parse_box` was `read_box`'s name; it is not exported, so `from fifa_nb.demo import *` leaves `tasks.parse_box` alone."
+    if name == 'parse_box': return read_box
+    raise AttributeError(f"module 'fifa_nb.demo' has no attribute {name!r}")
+
 def handle_region(picture, concept:str=None, box:str='', task:str='region_exp', question:str='', sample:str=None,
                   model=None, checkpoint=None, backend:str='auto'):
     "Tab 'Analyze', region part: a FICT concept or a box on the face crop -> the region-level answer."
     if task not in REGION_TASKS: raise FifaError(f'Unknown region task {task!r}; choose one of {", ".join(REGION_TASKS)}.')
     question = _question_text(question)   # before any work: the model's input stays bounded
     face = _face_for(_picture_source(picture, sample), backend)
-    box = parse_box(box) if box and box.strip() else None
+    box = read_box(box) if box and box.strip() else None
     if box is not None:
         from fifa_nb.masks import validate_box
         box = validate_box(box, face.image.shape)
