@@ -77,6 +77,50 @@ def test_answers_agree_with_the_annotation(sources):
             cs = t['concept_seg']
             assert (cs.masks[0] == src.node_masks[cs.concepts[0]]).all() and age_phrases(cs.answer)[0][1] == cs.concepts[0]
 
+def _states_family(text): return 'It looks like' in text   # the annotator's family sentence (write_explanation)
+
+def test_every_answer_names_its_own_family(sources):
+    "Every template that states a family reads back as that family; an answer that states none reads as None (fake) or 'real'."
+    from fifa_nb import tasks as T
+    from fifa_nb.annotator import write_explanation
+    for fam, phrase in T.FAMILY_PHRASES.items():   # Cls answers
+        for t in T._CLS[True]: assert parse_family(t.format(family=phrase, Family=T._cap(phrase))) == fam, t
+    for t in T._CLS[False] + T._DET[False] + T._NO_ARTIFACT + T._BOX_NONE: assert parse_family(t) == 'real', t
+    named = [('left_eye', [('darker', 3.0)]), ('mouth', [('seam', 2.0), ('redder', 1.0)]), ('cheeks', [])]
+    for fam in T.FAMILY_PHRASES:   # AGE and TOE answers: the annotator's text, with and without its family sentence
+        stated = 0
+        for seed in range(40):
+            text = write_explanation(named[:1 + seed % 3], fam, seed)
+            want = fam if _states_family(text) else None   # 'Traces of editing are visible' names no family
+            stated += want is not None
+            assert parse_family(text) == parse_family(plain_text(text)) == want, (fam, text)
+        assert 10 <= stated < 40, stated   # both cases were rendered
+    for seed in range(12): assert parse_family(write_explanation([], None, seed)) == 'real'   # every real face's text
+    for src in sources:   # and the samples themselves
+        fam = src.labels['family'] or 'real'
+        for seed in range(4):
+            t = {s.task: s for s in task_samples(src, seed)}
+            assert parse_family(t['cls'].answer) == fam
+            for task in ('toe', 'age'):
+                assert parse_family(t[task].answer) == (fam if fam == 'real' or _states_family(t[task].answer) else None), t[task].answer
+
+def test_parse_family_reads_names_not_loose_words():
+    assert parse_family('Traces of editing are visible on this face.') is None          # 'editing' alone is no attribute edit
+    assert parse_family('The face shows no sign of editing.') == 'real'
+    assert parse_family('It looks like an attribute edit. The mouth shows a region swap.') == 'attribute'   # the first name wins
+    assert parse_family('REGION SWAPS everywhere') == 'region_swap'
+    assert parse_family('an identity swapper') is None                                    # whole words only
+    assert parse_family('The manipulation is an expression change.') == 'expression'
+    assert parse_family('') is None
+    with pytest.raises(FifaError): parse_family(None)
+
+def test_the_model_fallback_answers_name_their_family():
+    pytest.importorskip('torch')
+    from fifa_nb.tasks import FAMILY_PHRASES
+    from fifa_nb import model as M
+    for fam in FAMILY_PHRASES: assert parse_family(M._fake_answer('cls', fam)) == fam
+    for task, text in M._REAL_ANSWER.items(): assert parse_family(text) == 'real', task
+
 def test_reals_are_only_asked_about_untouched_regions(sources):
     for src in sources[4:]:
         for seed in range(6):
