@@ -6,20 +6,49 @@
 __all__ = ['render_concepts', 'main']
 
 # %% ../nbs/90_cli.ipynb #220eb539
-import argparse, io, json, os, sys
+import argparse, io, json, math, os, sys
 from pathlib import Path
 from . import __version__
 from .core import FifaError, atomic_write_bytes, check_number, load_image, sample_face, sample_names
 
 # %% ../nbs/90_cli.ipynb #a6774678
-def _image_and_landmarks(source, backend='auto'):
-    "A sample name or an image path -> (name, image, landmarks)."
-    if not Path(source).exists() and source in sample_names():
-        s = sample_face(source)
-        return s.name, s.image, (s.mesh if backend == 'mediapipe' and s.mesh is not None else s.landmarks)
+def _is_file(source) -> bool:
+    try: return Path(source).is_file()
+    except (OSError, ValueError): return False   # a name too long for the file system, a NUL byte, ...
+
+def _shown(text) -> str:
+    "A file name as an error message shows it: quoted, and cut in the middle when long."
+    text = str(text)
+    return repr(text if len(text) <= 80 else text[:60] + '...' + text[-17:])
+
+def _detect(picture, backend='auto', landmark_model=None):
+    "The landmarks of the largest face in `picture` by `backend` (with its model file, when one is given)."
     from fifa_nb.landmarks import detect_landmarks
-    image = load_image(source)
-    return Path(source).stem, image, detect_landmarks(image, backend=backend)
+    return detect_landmarks(picture, backend=backend, model_path=landmark_model)
+
+def _picture_arg(source, # an image file, or a demo sample name (`fifa_nb.demo.DEMO_SAMPLES`: grace_hopper, astronaut/swap_mouth, ...)
+                 backend='auto', # landmark backend for a file (a sample's landmarks ship with it)
+                 landmark_model=None, # the backend's model file (dlib .dat, mediapipe .task), for a file
+                 detect=True, # find a file's landmarks now (False: None for a file)
+                ) -> tuple:
+    "Every command's image argument -> (name, picture, landmarks, notes). A file of that name wins over a sample."
+    from fifa_nb.demo import DEMO_SAMPLES, demo_sample, read_picture
+    if not _is_file(source) and (source in DEMO_SAMPLES or source in sample_names()):
+        if source in DEMO_SAMPLES: s = demo_sample(source); picture, landmarks = s['picture'], s['landmarks']
+        else: f = sample_face(source); picture, landmarks = f.image, f.landmarks
+        if backend == 'mediapipe':   # the 478-point mesh that ships with the sample face, when it has one
+            mesh = sample_face(DEMO_SAMPLES[source][0] if source in DEMO_SAMPLES else source).mesh
+            if mesh is not None: landmarks = mesh
+        return source, picture, landmarks, []
+    if not _is_file(source):
+        raise FifaError(f'There is no file {_shown(source)}; give an image file or a demo sample name ({", ".join(DEMO_SAMPLES)}).')
+    picture, notes = read_picture(source)   # the pixel limit of FIFA_NB_MAX_PIXELS / set_max_pixels, for every command
+    return Path(source).stem, picture, (_detect(picture, backend, landmark_model) if detect else None), notes
+
+def _check_out(out, force):
+    "Refuse an --out that exists unless --force was given (before any work is done)."
+    if out is not None and Path(out).exists() and not force:
+        raise FifaError(f'{out} already exists: choose another --out or pass --force to overwrite it.')
 
 def _save_figure(fig, out, force):
     "Write a matplotlib figure atomically (via `atomic_write_bytes`); never overwrite without --force."
@@ -27,7 +56,7 @@ def _save_figure(fig, out, force):
     fmt = out.suffix.lower().lstrip('.')
     if fmt not in ('png', 'jpg', 'jpeg', 'pdf', 'svg'):
         raise FifaError(f'--out must end in .png, .jpg, .pdf or .svg, not {out.name!r}')
-    if out.exists() and not force: raise FifaError(f'{out} already exists: choose another --out or pass --force to overwrite it.')
+    _check_out(out, force)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=110, bbox_inches='tight')
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -38,10 +67,11 @@ def _face_crop(image, landmarks, margin=2.2, size=560):
     from fifa_nb.landmarks import crop_face
     return crop_face(image, landmarks, size, margin=margin)[:2]
 
-def render_concepts(source, # a sample name (`sample_names()`) or an image path
+def render_concepts(source, # an image path, or a demo sample name (`fifa_nb.demo.DEMO_SAMPLES`)
                     out, # where to write the picture (.png, .jpg, .pdf, .svg)
                     backend='auto', # landmark backend for images that are not samples
                     force=False, # overwrite `out` if it exists
+                    landmark_model=None, # the backend's model file (dlib .dat, mediapipe .task)
                    ) -> Path:
     "Render a face's FICT concepts at the three granularities, side by side, to a picture file."
     import matplotlib
@@ -49,7 +79,7 @@ def render_concepts(source, # a sample name (`sample_names()`) or an image path
     import matplotlib.pyplot as plt
     from fifa_nb.concepts import GRANULARITIES
     from fifa_nb.regions import concept_map, show_concepts
-    name, image, landmarks = _image_and_landmarks(source, backend)
+    name, image, landmarks, _ = _picture_arg(source, backend, landmark_model)
     face, face_landmarks = _face_crop(image, landmarks)
     cmap = concept_map(face_landmarks, face.shape)
     fig, axs = plt.subplots(1, 4, figsize=(20, 5.4))
@@ -65,17 +95,21 @@ def render_concepts(source, # a sample name (`sample_names()`) or an image path
 
 # %% ../nbs/90_cli.ipynb #80f9bf05
 def _cmd_concepts(args):
-    path = render_concepts(args.image, args.out, backend=args.backend, force=args.force)
+    _check_out(args.out, args.force)
+    path = render_concepts(args.image, args.out, backend=args.backend, force=args.force, landmark_model=args.landmark_model)
     print(f'wrote {path}')
 
 def _cmd_landmarks(args):
-    from fifa_nb.landmarks import detect_landmarks
-    lm = detect_landmarks(load_image(args.image), backend=args.backend)
-    print(f'{lm.layout}: {len(lm.points)} points by {lm.backend}' + (' (approximate)' if lm.approximate else '')
-          + f'; faces found: {lm.n_faces}')
+    _check_out(args.out, args.force)
+    name, _, lm, notes = _picture_arg(args.image, args.backend, args.landmark_model)
+    if args.json: print(json.dumps(lm.to_dict()))
+    else:
+        print(f'{name}: {lm.layout}, {len(lm.points)} points by {lm.backend}' + (' (approximate)' if lm.approximate else '')
+              + f'; faces found: {lm.n_faces}')
+        for note in notes: print(f'note: {note}')
     if args.out:
         lm.to_json(args.out, overwrite=args.force)
-        print(f'wrote {args.out}')
+        print(f'wrote {args.out}', file=sys.stderr if args.json else sys.stdout)
 
 class _StopSignals:
     "Ctrl-C and `kill PID` stop a long command the same way: Python unwinds (KeyboardInterrupt), so the work can save its state."
@@ -207,10 +241,8 @@ def _cmd_calibrate(args):
           f"written to {args.checkpoint}/config.json")
 
 def _cmd_evaluate(args):
-    from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery
+    from fifa_nb.evaluate import load_split, evaluate, results_table, family_table, save_results, gallery, _jsonable
     from fifa_nb.model import FiFaMLLM
-    if args.json and Path(args.json).exists() and not args.force:
-        raise FifaError(f'{args.json} exists; pass --force to replace it.')
     systems = {}
     for spec in args.checkpoint or []:   # DIR, or NAME=DIR to compare several (e.g. lisa=runs/lisa/model)
         name, _, folder = spec.rpartition('=') if '=' in spec else ('fifa-mllm', '', spec)
@@ -223,22 +255,40 @@ def _cmd_evaluate(args):
         from fifa_nb.evaluate import ReferenceSystem
         systems['reference'] = ReferenceSystem()
     if not systems: raise FifaError('Nothing to evaluate: give --checkpoint, --baseline and/or --reference.')
+    out = None if args.out is None else Path(args.out)
+    if out is not None:   # every file it would write, refused before the (long) evaluation
+        if out.suffix.lower() != '.json': raise FifaError(f'--out must end in .json (a .csv is written beside it), not {out.name!r}.')
+        written = [out, out.with_suffix('.csv')] + ([] if args.no_gallery else [_gallery_path(out, name) for name in systems])
+        for path in written: _check_out(path, args.force)
     splits = {sp: load_split(args.data, sp, max_per_task=args.max_per_task, seed=args.seed) for sp in args.splits}
     print(f'fifa_nb evaluate: {", ".join(systems)} on ' + ', '.join(f'{sp} ({len(v)} samples)' for sp, v in splits.items()), file=sys.stderr)
     res = evaluate(systems, splits, batch_size=args.batch_size, progress=not args.quiet)
-    print(results_table(res))
-    for sp in splits: print(f'\nBy forgery family, {sp}:\n' + family_table(res, sp))
-    if args.json:
-        path = save_results(res, args.json, overwrite=args.force)
-        print(f'wrote {path} and {path.with_suffix(".csv")}')
+    human = sys.stderr if args.json else sys.stdout   # with --json, stdout holds the JSON alone
+    print(results_table(res), file=human)
+    for sp in splits: print(f'\nBy forgery family, {sp}:\n' + family_table(res, sp), file=human)
+    if args.json: print(json.dumps(_json_ready(_jsonable(res))))
+    if out is not None:
+        path = save_results(res, out, overwrite=args.force)
+        print(f'wrote {path} and {path.with_suffix(".csv")}', file=human)
         if not args.no_gallery:
             import matplotlib; matplotlib.use('Agg')
+            import matplotlib.pyplot as plt
             for name in systems:
                 sp = next(iter(splits))
                 fig = gallery(splits[sp], res[name][sp]['_analyses'], n=6)
-                out = path.with_name(f'{path.stem}_gallery_{name}.jpg')
-                _save_figure(fig, out, True)
-                print(f'wrote {out}')
+                try: _save_figure(fig, _gallery_path(out, name), True)
+                finally: plt.close(fig)
+                print(f'wrote {_gallery_path(out, name)}', file=human)
+
+def _gallery_path(out, system): return out.with_name(f'{out.stem}_gallery_{system}.jpg')
+
+def _json_ready(x):
+    "Numbers JSON can hold: NaN and infinities become null, numpy scalars plain numbers."
+    if isinstance(x, dict): return {str(k): _json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_json_ready(v) for v in x]
+    if hasattr(x, 'item') and not isinstance(x, (str, bytes)): x = x.item()   # a numpy scalar
+    if isinstance(x, float) and not math.isfinite(x): return None
+    return x
 
 def _number(lo, hi, whole=False, low_open=False, high_open=False):
     "An argparse type: a finite number from lo to hi (without them when open), else a one-line usage error (exit 2)."
@@ -248,11 +298,21 @@ def _number(lo, hi, whole=False, low_open=False, high_open=False):
     parse.__name__ = 'whole number' if whole else 'number'
     return parse
 
+class _Presets:
+    "argparse choices for --preset: the model's real PRESETS, read only when needed (importing the model takes seconds)."
+    def _names(self):
+        from fifa_nb.model import PRESETS
+        return list(PRESETS)
+    def __contains__(self, name): return name in self._names()
+    def __iter__(self): return iter(self._names())
+
 def _parser():
     from fifa_nb.landmarks import BACKENDS
     from fifa_nb.annotator import ARTIFACT_RULES
     from fifa_nb.tasks import TASKS
+    from fifa_nb.demo import DEMO_SAMPLES
     BACKEND_CHOICES = ('auto',) + tuple(BACKENDS)
+    SAMPLE_HELP = f'an image file, or a demo sample name ({", ".join(DEMO_SAMPLES)})'
     p = argparse.ArgumentParser(prog='fifa_nb', description='fifa_nb: fine-grained, explainable deepfake analysis of faces.')
     p.add_argument('--version', action='version', version=f'fifa_nb {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
@@ -267,14 +327,15 @@ def _parser():
                        description='Find the face, crop it like the training data, and ask FiFa-MLLM (the shipped small checkpoint '
                                    'unless --checkpoint). Masks in --json are COCO RLE on the face crop; "face.box" says where '
                                    'that square lies in the picture.')
-    a.add_argument('image', help='an image file, or a demo sample name (e.g. grace_hopper, astronaut/swap_mouth)')
+    a.add_argument('image', help=SAMPLE_HELP)
     a.add_argument('--question', help="your own question (default: the task's question)")
     a.add_argument('--task', choices=TASKS, help='the FiFa-11 task (default: guessed from the question, else age)')
     a.add_argument('--region', metavar='CONCEPT', help='ask about a FICT concept, e.g. left_eyebrow, nose, mouth')
     a.add_argument('--box', help='ask about a box "x0,y0,x1,y1" in the picture\'s pixels')
     a.add_argument('--checkpoint', help='a FiFa-MLLM checkpoint folder; default: the shipped small checkpoint')
     a.add_argument('--threshold', type=_number(0, 1, low_open=True, high_open=True), default=0.5, help='mask probability threshold; default 0.5')
-    a.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
+    a.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend (files only: a sample\'s landmarks ship with it)')
+    a.add_argument('--landmark-model', metavar='FILE', help='with --backend dlib or mediapipe: its model file (a shape_predictor_68 .dat, a face_landmarker .task)')
     a.add_argument('--json', action='store_true', help='print the answer as JSON (masks as COCO RLE)')
     a.add_argument('--out', help='also draw the answer to a picture (.png, .jpg, .pdf or .svg)')
     a.add_argument('--force', action='store_true', help='overwrite --out if it exists')
@@ -282,10 +343,11 @@ def _parser():
     n = sub.add_parser('annotate', help='the FiFa-Annotator on a (real, fake) pair: artifact mask, concepts, explanation',
                        description='Compare a real picture with its fake (the same size): difference map, artifact mask, the FICT '
                                    'concepts it touches and a grounded explanation.')
-    n.add_argument('real', help='the real picture')
-    n.add_argument('fake', help='the fake picture (same size)')
+    n.add_argument('real', help='the real picture: an image file or a demo sample name (e.g. grace_hopper)')
+    n.add_argument('fake', help='the fake picture (same size): an image file or a demo sample name (e.g. grace_hopper/swap_eyes)')
     n.add_argument('--rule', choices=ARTIFACT_RULES, help='artifact threshold rule (default hysteresis)')
-    n.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
+    n.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend (files only)')
+    n.add_argument('--landmark-model', metavar='FILE', help='with --backend dlib or mediapipe: its model file (a shape_predictor_68 .dat, a face_landmarker .task)')
     n.add_argument('--json', action='store_true', help='print the annotation as JSON (masks as COCO RLE)')
     n.add_argument('--out', help='write the annotation (.json) or a picture of it (.png, .jpg, .pdf, .svg)')
     n.add_argument('--force', action='store_true', help='overwrite --out if it exists')
@@ -306,15 +368,18 @@ def _parser():
     f.set_defaults(func=_cmd_annotate_folder)
     c = sub.add_parser('concepts', help='render the FICT concepts of a face to a picture',
                        description='Render the Facial Image Concept Tree (coarse, mid, fine) of a face to a picture file.')
-    c.add_argument('image', help=f'an image file, or a sample name ({", ".join(sample_names())})')
+    c.add_argument('image', help=SAMPLE_HELP)
     c.add_argument('--out', required=True, help='output picture (.png, .jpg, .pdf or .svg)')
-    c.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
+    c.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend (mediapipe: a sample\'s 478-point mesh)')
+    c.add_argument('--landmark-model', metavar='FILE', help='with --backend dlib or mediapipe: its model file (a shape_predictor_68 .dat, a face_landmarker .task)')
     c.add_argument('--force', action='store_true', help='overwrite --out if it exists')
     c.set_defaults(func=_cmd_concepts)
     l = sub.add_parser('landmarks', help='find a face and its landmarks', description='Find the largest face and its landmarks.')
-    l.add_argument('image', help='an image file')
-    l.add_argument('--out', help='write the landmarks as JSON')
-    l.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend')
+    l.add_argument('image', help=SAMPLE_HELP)
+    l.add_argument('--json', action='store_true', help='print the landmarks as JSON (the format of --out)')
+    l.add_argument('--out', help='write the landmarks as JSON to this file')
+    l.add_argument('--backend', default='auto', choices=BACKEND_CHOICES, help='landmark backend (mediapipe: a sample\'s 478-point mesh)')
+    l.add_argument('--landmark-model', metavar='FILE', help='with --backend dlib or mediapipe: its model file (a shape_predictor_68 .dat, a face_landmarker .task)')
     l.add_argument('--force', action='store_true', help='overwrite --out if it exists')
     l.set_defaults(func=_cmd_landmarks)
     b = sub.add_parser('build-data', help='build the FiFa-11 dataset (Arrow + Parquet) from 711 public-domain portraits, your photos '
@@ -361,7 +426,7 @@ def _parser():
     t = sub.add_parser('train', help='train FiFa-MLLM on a FiFa-11 build (CPU, one GPU, or accelerate launch)',
                        description='Train FiFa-MLLM on the train split of a dataset written by build-data. Ctrl-C (or kill) saves a '
                                    'checkpoint; the same command with --resume continues bit for bit.')
-    t.add_argument('--preset', default='small', help='model preset: tiny, small, colab or paper; default small')
+    t.add_argument('--preset', default='small', choices=_Presets(), metavar='PRESET', help='model preset: %(choices)s; default small')
     t.add_argument('--data', required=True, help='a dataset folder written by build-data')
     t.add_argument('--out', required=True, help='the run folder (log.jsonl, checkpoints/, model/)')
     t.add_argument('--resume', action='store_true', help='continue the run in --out from its newest checkpoint')
@@ -393,7 +458,8 @@ def _parser():
     k.set_defaults(func=_cmd_calibrate)
     e = sub.add_parser('evaluate', help='FiFa-Bench-mini: every FiFa-11 task on the held-out splits, one table',
                        description='Run a checkpoint (and baselines) on every FiFa-11 task of the held-out splits of a dataset written '
-                                   'by build-data; print the table; with --json also write JSON, CSV and a gallery picture.')
+                                   'by build-data; print the table (--json: every metric as JSON instead, the table on stderr); '
+                                   'with --out also write JSON, CSV and a gallery picture.')
     e.add_argument('--checkpoint', nargs='+', help='FiFaMLLM checkpoint folders (fifa_nb train writes RUN/model); NAME=DIR to name each')
     e.add_argument('--baseline', help='a trained no-LLM baseline folder (12a_baselines)')
     e.add_argument('--reference', action='store_true', help='also score the reference answers themselves (the upper bound)')
@@ -403,12 +469,26 @@ def _parser():
     e.add_argument('--max-per-task', type=_number(1, 10 ** 9, whole=True), help='at most N samples per task and split (a quick run)')
     e.add_argument('--seed', type=_number(0, 2 ** 31 - 1, whole=True), default=0, help='picks the samples of --max-per-task')
     e.add_argument('--batch-size', type=_number(1, 4096, whole=True), default=16, help='questions answered together; default 16')
-    e.add_argument('--json', help='write every metric here (and a .csv beside it)')
-    e.add_argument('--no-gallery', action='store_true', help='with --json: no gallery picture')
-    e.add_argument('--force', action='store_true', help='overwrite --json')
+    e.add_argument('--json', action='store_true', help='print every metric as JSON (NaN as null) instead of the table')
+    e.add_argument('--out', metavar='FILE.json', help='write every metric here, a .csv beside it and a gallery picture per system')
+    e.add_argument('--no-gallery', action='store_true', help='with --out: no gallery picture')
+    e.add_argument('--force', action='store_true', help='overwrite the files of --out')
     e.add_argument('--quiet', action='store_true', help='no progress bars')
     e.set_defaults(func=_cmd_evaluate)
     return p
+
+# A message written for Python callers names keyword arguments; the command line says the flag that does the same.
+_FLAGS = [(r'model_path=download_face_landmarker_model\(folder\)',
+           '--landmark-model FILE (a face_landmarker .task; fifa_nb.landmarks.download_face_landmarker_model(folder) downloads one)'),
+          (r'\bmodel_path=', '--landmark-model '), (r'\bmodel_path\b', '--landmark-model'),
+          (r'\b(?:overwrite|force)=True(?: \((?:or )?--force\))?', '--force'), (r'\bresume=True(?: \((?:or )?--resume\))?', '--resume')]
+
+def _in_flags(message:str, args) -> str:
+    "`message` with the keyword arguments it names replaced by the flags of the command `args` were parsed for (those it has)."
+    import re
+    for pattern, flag in _FLAGS:
+        if flag.split()[0][2:].replace('-', '_') in vars(args): message = re.sub(pattern, flag, message)
+    return message
 
 def main(argv=None):
     "Entry point of the `fifa_nb` command."
@@ -419,7 +499,11 @@ def main(argv=None):
     try:
         args.func(args)
     except FifaError as e:
-        print(f'fifa_nb {args.command}: error: {e}', file=sys.stderr); return 1
+        print(f'fifa_nb {args.command}: error: {_in_flags(str(e), args)}', file=sys.stderr); return 1
+    except BrokenPipeError:   # `fifa_nb ... --json | head`: the reader closed the pipe and wants no more
+        try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the flush at exit does not fail again
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation): pass
+        return 1
     except OSError as e:   # the file system said no: a name too long, no permission, a full disk, ...
         name = str(e.filename) if e.filename is not None else ''
         name = name if len(name) <= 80 else name[:60] + '...' + name[-17:]
@@ -427,25 +511,19 @@ def main(argv=None):
     return 0
 
 # %% ../nbs/90_cli.ipynb #77d8c170
-def _face_arg(source, backend='auto'):
-    "An image path or a demo sample name -> (FaceCrop, the picture or None)."
-    from fifa_nb.demo import DEMO_SAMPLES, demo_sample, find_face, read_picture
-    if not Path(source).exists() and source in DEMO_SAMPLES:
-        s = demo_sample(source)
-        return find_face(s['picture'], landmarks=s['landmarks']), s['picture']
-    if not Path(source).exists():
-        raise FifaError(f'There is no file {source!r}; give an image file or a sample name ({", ".join(DEMO_SAMPLES)}).')
-    picture = read_picture(source)
-    face = find_face(picture[0], backend=backend)
-    face.notes[:0] = picture[1]
-    return face, picture[0]
+def _face_arg(source, backend='auto', landmark_model=None):
+    "An image path or a demo sample name -> (FaceCrop, the picture)."
+    from fifa_nb.demo import find_face
+    _, picture, landmarks, notes = _picture_arg(source, backend, landmark_model)
+    face = find_face(picture, landmarks=landmarks)
+    face.notes[:0] = notes
+    return face, picture
 
 def _cmd_analyze(args):
     from fifa_nb.demo import analyze, parse_box, answer_figure
-    face, picture = _face_arg(args.image, args.backend)
+    _check_out(args.out, args.force)
+    face, picture = _face_arg(args.image, args.backend, args.landmark_model)
     box = parse_box(args.box) if args.box else None
-    if args.out and Path(args.out).exists() and not args.force:
-        raise FifaError(f'{args.out} already exists: choose another --out or pass --force to overwrite it.')
     a = analyze(face, args.question, region=args.region, box=box, task=args.task, checkpoint=args.checkpoint, threshold=args.threshold)
     if args.json: print(json.dumps(a.to_json()))
     else:
@@ -471,8 +549,11 @@ def _cmd_annotate(args):
     if out is not None:
         if out.suffix.lower() not in ('.json', '.png', '.jpg', '.jpeg', '.pdf', '.svg'):
             raise FifaError(f'--out must end in .json (the annotation) or .png/.jpg/.pdf/.svg (a picture), not {out.name!r}')
-        if out.exists() and not args.force: raise FifaError(f'{out} already exists: choose another --out or pass --force to overwrite it.')
-    ann, face = annotate_pair(args.real, args.fake, args.rule, backend=args.backend)
+        _check_out(out, args.force)
+    _, real, landmarks, _ = _picture_arg(args.real, args.backend, detect=False)
+    _, fake, _, _ = _picture_arg(args.fake, args.backend, detect=False)
+    if landmarks is None and real.shape == fake.shape: landmarks = _detect(real, args.backend, args.landmark_model)   # (sizes first: annotate_pair explains a mismatch)
+    ann, face = annotate_pair(real, fake, args.rule, landmarks=landmarks, backend=args.backend)
     if args.json: print(json.dumps(ann.to_dict()))
     else:
         print(f'{ann.verdict} - rule {ann.rule} (threshold {ann.threshold:.1f}): artifact {int(ann.artifact_mask.sum())} px, '
@@ -483,8 +564,7 @@ def _cmd_annotate(args):
         else:
             import matplotlib; matplotlib.use('Agg')
             import matplotlib.pyplot as plt
-            from fifa_nb.demo import read_picture
-            fig = ann.show(read_picture(args.real)[0], read_picture(args.fake)[0])
+            fig = ann.show(real, fake)
             try: _save_figure(fig, out, args.force)
             finally: plt.close(fig)
         print(f'wrote {out}', file=sys.stderr if args.json else sys.stdout)

@@ -11,7 +11,7 @@ __all__ = ['SPLITS', 'OOD_METHODS', 'PERSON_SHARE', 'HELD_OUT_SHARE', 'EXTRA_SHA
            'load_fifa11']
 
 # %% ../nbs/05a_dataset.ipynb #04ffdcf0
-import functools, io, json, os, shutil, time, warnings
+import functools, io, json, os, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import cv2
@@ -447,7 +447,7 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
                   size:int=DEFAULT_SIZE, # side of the stored face crops, px
                   shard_items:int=SHARD_ITEMS, # items per shard (the resume unit)
                   max_shards:int=None, # build at most this many shards in this call, then stop (the next call goes on)
-                  progress:bool=True, # progress bars and a line per step
+                  progress:bool=True, # progress bars and a line per step, on stderr
                   shard_index:int=None, num_shards:int=None, # one machine of many: build only the shards k with
                                         # k % num_shards == shard_index and write DIR/fifa11.part.json; `merge_parts` joins the parts
                   faces=None, # a folder of your own photos: the people come from it (`fifa_nb.open_data`), not the portraits
@@ -464,7 +464,7 @@ def build_dataset(out_dir, # the output folder (created; must be new, empty, or 
     out, t0 = Path(out_dir).expanduser(), time.perf_counter()
     source = _source_settings(faces, licence, min_face, corpus)
     work, config = out / '_work', _config(n, seed, size, shard_items, source)
-    say = print if progress else (lambda *a, **k: None)
+    say = functools.partial(print, file=sys.stderr, flush=True) if progress else (lambda *a, **k: None)   # status on stderr: stdout is for results
     src = _source_of(config)
     # your photos are indexed (or the corpus listed) first: a folder they cannot build from is refused before any change
     if src is not None: _plan(config, work if (work / 'plan.json').is_file() else None, progress)
