@@ -97,7 +97,7 @@ def score_task(task:str, samples:list, analyses:list) -> dict:
         ag = M.age_scores(preds, gts)
         r.update({k: ag[k] for k in ('miou', 'recall50', 'concept_precision', 'concept_recall', 'concept_f1', 'coarse_f1')})
         r.update({f'text_{k}': v for k, v in M.text_scores([a.text for a in analyses], [plain_text(s.answer) for s in samples]).items()
-                  if k in ('meteor', 'cider')})
+                  if k in ('meteor_exact_stem', 'cider')})
         cons = []
         for s, a in zip(samples, analyses):
             segs = [g for g in a.segments if g.concept is not None and g.mask is not None and g.mask.any()]
@@ -110,7 +110,7 @@ def score_task(task:str, samples:list, analyses:list) -> dict:
         truth = [bool(s.meta.get('positive')) for s in samples]
         r['acc'] = M.accuracy(truth, [parse_yes_no(a.text) for a in analyses])
         if task == 'box_det': r.update({f'text_{k}': v for k, v in M.text_scores([a.text for a in analyses],
-                                        [plain_text(s.answer) for s in samples]).items() if k in ('meteor', 'cider')})
+                                        [plain_text(s.answer) for s in samples]).items() if k in ('meteor_exact_stem', 'cider')})
     elif task == 'box_pred':
         ious = []
         for s, a in zip(samples, analyses):
@@ -150,7 +150,7 @@ class ConstantSystem:
                          raw_text=self.answers[s.task], task=s.task, question=s.question) for s in samples]
 
 # %% ../nbs/12_evaluate.ipynb #b6fb3c8d
-HEADLINE = [('det', 'bal_acc'), ('det', 'auc'), ('det', 'real_called_real'), ('cls', 'acc'), ('toe', 'meteor'), ('loc', 'miou'),
+HEADLINE = [('det', 'bal_acc'), ('det', 'auc'), ('det', 'real_called_real'), ('cls', 'acc'), ('toe', 'meteor_exact_stem'), ('loc', 'miou'),
             ('age', 'miou'), ('age', 'recall50'), ('age', 'concept_f1'), ('age', 'coarse_f1'), ('age', 'consistency'), ('region_det', 'acc'),
             ('region_seg', 'miou'), ('box_det', 'acc'), ('box_pred', 'box_iou'), ('concept_seg', 'miou'), ('all', 'sensitivity')]
 
@@ -212,6 +212,7 @@ def _fmt(v):
 
 def results_table(results:dict, columns=HEADLINE) -> str:
     "A Markdown table: one row per system and split, the headline metric of each task as columns."
+    results = M.renamed_metrics(results)   # a results/*.json saved under older metric names (`meteor`) reads the same
     head = '| system | split | ' + ' | '.join(f'{t} {m}' for t, m in columns) + ' |'
     rows = [head, '|' + '---|' * (len(columns) + 2)]
     for name, splits in results.items():

@@ -4,7 +4,7 @@ The notebook nbs/11_metrics.ipynb holds the hand-worked examples; this file comp
 library the field uses (scikit-learn, scipy, sacrebleu, rouge-score, pycocoevalcap, nltk) on many inputs.
 Each comparison skips when its library is not installed (nltk and rouge-score are in the `dev` extra).
 """
-import importlib.util, inspect, itertools, math, re, subprocess, sys
+import importlib.util, inspect, itertools, json, math, re, subprocess, sys
 from collections import Counter
 from pathlib import Path
 
@@ -284,8 +284,7 @@ def test_word_tokens_match_rouge_score():
 
 @pytest.mark.parametrize('seed,refs_per', [(0, 1), (1, 5), (2, 3), (3, 1)])
 def test_cider_matches_pycocoevalcap(seed, refs_per):
-    pytest.importorskip('pycocoevalcap')
-    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.cider.cider import Cider   # a [dev] dependency: this comparison must run, not skip
     hyps, refs = random_corpus(seed, n=25, refs_per=refs_per)
     gts = {k: [' '.join(M.word_tokens(r)) for r in rs] for k, rs in enumerate(refs)}
     res = {k: [' '.join(M.word_tokens(h))] for k, h in enumerate(hyps)}
@@ -347,8 +346,8 @@ def test_meteor_nltk_alignment_equals_nltk():
     pytest.importorskip('nltk')
     for seed in range(6):
         hyps, refs = random_corpus(seed, n=20, refs_per=1 + seed % 3)
-        assert M.meteor(hyps, refs, alignment='nltk') == pytest.approx(nltk_meteor(hyps, refs), abs=1e-12)
-    assert M.meteor(CORPUS_HYPS, CORPUS_REFS, alignment='nltk') == pytest.approx(nltk_meteor(CORPUS_HYPS, CORPUS_REFS), abs=1e-12)
+        assert M.meteor_exact_stem(hyps, refs, alignment='nltk') == pytest.approx(nltk_meteor(hyps, refs), abs=1e-12)
+    assert M.meteor_exact_stem(CORPUS_HYPS, CORPUS_REFS, alignment='nltk') == pytest.approx(nltk_meteor(CORPUS_HYPS, CORPUS_REFS), abs=1e-12)
 
 
 def test_meteor_fewest_chunks_vs_nltk():
@@ -358,7 +357,7 @@ def test_meteor_fewest_chunks_vs_nltk():
     same = 0
     for _ in range(150):
         h, r = random_sentence(rng, punct=False), random_sentence(rng, punct=False)
-        ours, theirs = M.meteor([h], [r]), nltk_meteor([h], [r])
+        ours, theirs = M.meteor_exact_stem([h], [r]), nltk_meteor([h], [r])
         assert ours >= theirs - 1e-12, (h, r)
         stems = lambda s: [M.porter_stem(w) for w in M.word_tokens(s)]
         if len(set(stems(h))) == len(stems(h)) and len(set(stems(r))) == len(stems(r)):
@@ -408,7 +407,7 @@ def test_meteor_is_not_above_nltk_with_a_synonym_table():
         def synsets(self, word): return [Synset(sorted(g)) for g in self.groups if word in g]
     h, r = 'the lips look crimson', 'the mouth looks red'
     full = meteor_score([M.word_tokens(r)], M.word_tokens(h), wordnet=TinyWordNet())
-    assert M.meteor([h], [r]) < full
+    assert M.meteor_exact_stem([h], [r]) < full
 
 
 # ---------------------------------------------------------------- text_scores and collapse detectors
@@ -418,6 +417,22 @@ def test_text_scores_strip_age_markup():
     assert M.text_scores([ref], [ref]) == M.text_scores(['The left eyebrow looks darkened.'], ['The left eyebrow looks darkened.'])
     with pytest.raises(FifaError, match='wrap it in'): M.text_scores('a', ['a'])
     with pytest.raises(FifaError, match='2 hypotheses but 1'): M.bleu4(['a', 'b'], ['a'])
+
+
+def test_meteor_variant_is_named_for_what_it_is():
+    "No score called plain 'meteor' sits beside published METEOR; results saved under the old names still read."
+    scores = M.text_scores(['the nose is blurred'], ['the nose looks blurred'])
+    assert set(scores) == {'bleu4', 'rouge_l', 'cider', 'meteor_exact_stem'}
+    assert scores['meteor_exact_stem'] == M.meteor_exact_stem(['the nose is blurred'], ['the nose looks blurred'])
+    assert not hasattr(M, 'meteor')
+    repo_results = Path(__file__).resolve().parents[1] / 'results'
+    for path in sorted(repo_results.glob('*.json')):   # results/ written before the rename
+        text = path.read_text()
+        if '"meteor"' not in text and '"text_meteor"' not in text: continue
+        renamed = json.dumps(M.renamed_metrics(json.loads(text)))
+        assert '"meteor"' not in renamed and '"text_meteor"' not in renamed, path
+        assert renamed.count('"meteor_exact_stem"') == text.count('"meteor"'), path
+    assert M.renamed_metrics({'toe': {'meteor': 0.1, 'meteor_exact_stem': 0.2}}) == {'toe': {'meteor_exact_stem': 0.2}}
 
 
 def test_answer_sensitivity_equals_pair_count():
