@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_TASK_WEIGHTS', 'VARIANTS', 'AUGMENT', 'TRAIN_CONFIG_SCHEMA', 'SCHEDULER_SCHEMA', 'TRAINER_STATE_SCHEMA',
-           'OPTIMIZER_SCHEMA', 'TrainConfig', 'lr_factor', 'TaskMixer', 'augment_sample', 'lisa_style', 'coarse_style',
-           'save_checkpoint', 'load_trainer_state', 'read_train_config', 'checkpoints', 'train', 'read_log',
-           'plot_history', 'LivePlot']
+           'OPTIMIZER_SCHEMA', 'PLUGIN_STATE', 'TrainConfig', 'lr_factor', 'TaskMixer', 'augment_sample', 'lisa_style',
+           'coarse_style', 'save_weights', 'save_checkpoint', 'load_trainer_state', 'read_train_config', 'checkpoints',
+           'train_loader', 'train', 'read_log', 'plot_history', 'LivePlot']
 
 # %% ../nbs/10_train.ipynb #cb5e78bf
 import contextlib, json, math, os, re, shutil, tempfile, time, warnings
@@ -35,7 +35,7 @@ class TrainConfig:
     "How to train: model preset, steps, batch, optimiser and schedule, precision, task mixing, checkpoints."
     preset: str = 'small'           # FiFaMLLM preset
     steps: int = 2000               # optimizer steps
-    batch_size: int = 8             # samples per step and process (before accumulation)
+    batch_size: int = 8             # samples per (micro-)step, all processes together: each takes batch_size / processes
     grad_accum: int = 1             # micro-batches per optimizer step
     lr: float = 3e-4                # peak learning rate (AdamW)
     weight_decay: float = 0.0
@@ -77,7 +77,7 @@ def lr_factor(step:int, config:TrainConfig) -> float:
 
 # %% ../nbs/10_train.ipynb #9d1cf2a7
 class TaskMixer:
-    "Deterministic multi-task batches: the batch of step k depends only on (seed, k, process)."
+    "Deterministic multi-task batches: the batch of step k depends only on (seed, k)."
     def __init__(self, data, # a list of Samples, or a datasets.Dataset of FiFa-11 rows
                  weights:dict=None, # task -> sampling weight (tasks absent from the data are dropped)
                  seed:int=0,
@@ -100,13 +100,22 @@ class TaskMixer:
         s = d if isinstance(d, Sample) else Sample.from_dict(d)
         return self.transform(s) if self.transform is not None else s
 
-    def batch(self, step:int, size:int, process:int=0) -> list:
-        "The samples of one (micro-)batch."
+    def rows(self, step:int, size:int, process:int=0) -> list:
+        "The data rows of one (micro-)batch: its tasks drawn by weight, then one row of each (cheap: nothing is decoded)."
         rng = np.random.default_rng([self.seed, step, process])
         picks = rng.choice(len(self.tasks), size=size, p=self.p)
-        out = [self.sample(self.index[self.tasks[k]][rng.integers(len(self.index[self.tasks[k]]))]) for k in picks]
-        if self.augment is None: return out
-        return [self.augment(s, np.random.default_rng([self.seed, step, process, j, 1])) for j, s in enumerate(out)]
+        return [int(self.index[self.tasks[k]][rng.integers(len(self.index[self.tasks[k]]))]) for k in picks]
+
+    def draw(self, step:int, size:int, position:int, process:int=0) -> Sample:
+        "Sample `position` of `batch(step, size, process)`, decoded and augmented alone (so a process decodes only its share)."
+        key = (step, size, process)
+        if getattr(self, '_rows', (None,))[0] != key: self._rows = (key, self.rows(step, size, process))
+        s = self.sample(self._rows[1][position])
+        return s if self.augment is None else self.augment(s, np.random.default_rng([self.seed, step, process, position, 1]))
+
+    def batch(self, step:int, size:int, process:int=0) -> list:
+        "The samples of one (micro-)batch."
+        return [self.draw(step, size, j, process) for j in range(size)]
 
     def __repr__(self):
         return f'TaskMixer({len(self)} samples; ' + ', '.join(f'{t} {len(self.index[t])} ({p:.0%})' for t, p in zip(self.tasks, self.p)) + ')'
@@ -286,22 +295,49 @@ def _rng_state() -> dict:
         for i, s in enumerate(torch.cuda.get_rng_state_all()): out[f'cuda{i}'] = s
     return out
 
-def _set_rng_state(path):
+def _rng_tensors(states:list) -> dict:
+    "The random states of every process as one flat dict: process 0's under their own names, process r's under 'rank<r>.<name>'."
+    return {(k if r == 0 else f'rank{r}.{k}'): v.contiguous() for r, st in enumerate(states) for k, v in st.items()}
+
+def _set_rng_state(path, process:int=0):
     from safetensors.torch import load_file
     try:
         d = load_file(str(path))
+        mine = {k[len(f'rank{process}.'):]: v for k, v in d.items() if k.startswith(f'rank{process}.')} if process else {}
+        if process and not mine:
+            warnings.warn(f'{path} holds no random state of process {process} (it was saved by fewer processes): it takes process 0\'s. '
+                          'Training goes on correctly, but the run no longer repeats an uninterrupted one bit for bit.')
+        d = mine or {k: v for k, v in d.items() if not k.startswith('rank')}
         torch.set_rng_state(d['torch'])
     except Exception as e: raise CheckpointError(f'{path} holds no usable random state ({type(e).__name__}: {e}).') from None
     cuda = [d[k] for k in sorted(k for k in d if k.startswith('cuda'))]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(cuda)
 
-def save_checkpoint(folder, model:FiFaMLLM, opt, sched, step:int, config:TrainConfig, extra:dict=None) -> Path:
+def save_weights(model:FiFaMLLM, path, # the model folder to write (replaced if there)
+                 weights:dict=None, # a full state dict gathered by `accelerator.get_state_dict` (FSDP, ZeRO-3); None: the model's own
+                ) -> Path:
+    "`model.save_pretrained(path)`, or, when its parameters are shards, a CPU copy of it holding the gathered `weights`."
+    if weights is None: return model.save_pretrained(path, overwrite=True)
+    from fifa_nb.model import _build
+    with torch.random.fork_rng(devices=[]):   # building the copy draws random numbers: the run's own stream must not move
+        copy = _build(FiFaConfig.from_dict(model.config.to_dict()), model.tokenizer)
+    copy.load_state_dict({k: v.cpu() for k, v in weights.items()}, strict=True)
+    return copy.save_pretrained(path, overwrite=True)
+
+PLUGIN_STATE = 'accelerate_state'   # a checkpoint's folder of DeepSpeed/FSDP model and optimizer shards (written by `accelerator.save_state`)
+
+def save_checkpoint(folder, model:FiFaMLLM, opt, sched, step:int, config:TrainConfig, extra:dict=None,
+                    rng_states:list=None, # the random states of every process (default: this process's only)
+                    weights:dict=None, # the gathered full state dict when the model is sharded (see `save_weights`)
+                    plugin_state=None, # a folder `accelerator.save_state` wrote (DeepSpeed/FSDP); moved in, and then `opt` may be None
+                   ) -> Path:
     "Write a resumable training checkpoint to `folder` atomically (a temporary folder renamed into place), with its manifest."
     from safetensors.torch import save_file
     def write(tmp):
-        model.save_pretrained(tmp / 'model', overwrite=True)
-        _save_optimizer(opt, tmp)
-        save_file({k: v.contiguous() for k, v in _rng_state().items()}, str(tmp / 'rng.safetensors'))
+        save_weights(model, tmp / 'model', weights)
+        if opt is not None: _save_optimizer(opt, tmp)
+        if plugin_state is not None: Path(plugin_state).rename(tmp / PLUGIN_STATE)
+        save_file(_rng_tensors(rng_states or [_rng_state()]), str(tmp / 'rng.safetensors'))
         state = dict(step=step, config=config.to_dict(), scheduler=sched.state_dict(), **(extra or {}))
         (tmp / 'trainer_state.json').write_text(json.dumps(state, indent=1))
     return write_checkpoint_folder(folder, write)
@@ -365,6 +401,41 @@ def _check_resume(saved:dict, config:TrainConfig):
     if diff: raise FifaError(f'The checkpoint was trained with other settings ({", ".join(diff)}); resume with the same recipe '
                              f'(only {", ".join(_RESUMABLE)} may change), or start a new run in another folder.')
 
+class _Draws(torch.utils.data.Dataset):
+    "The training stream as a dataset: item m * batch_size + j is sample j of the global micro-batch m (`TaskMixer.draw`)."
+    def __init__(self, mixer, batch_size, micro_batches): self.mixer, self.batch_size, self.n = mixer, batch_size, micro_batches * batch_size
+    def __len__(self): return self.n
+    def __getitem__(self, i):
+        m, j = divmod(int(i), self.batch_size)
+        return self.mixer.draw(m, self.batch_size, j)
+
+def train_loader(mixer:TaskMixer, config:TrainConfig, start:int=0):
+    "The global micro-batches of steps `start`..`config.steps` (lists of Samples) as a DataLoader; `accelerator.prepare` gives each process its share."
+    draws = _Draws(mixer, config.batch_size, config.steps * config.grad_accum)
+    first = start * config.grad_accum * config.batch_size
+    return torch.utils.data.DataLoader(draws, batch_size=config.batch_size, sampler=range(first, len(draws)), collate_fn=list,
+                                       generator=torch.Generator().manual_seed(config.seed))   # its own generator: the run's random stream stays put
+
+def _merge_records(recs:list) -> dict:
+    "The record of one micro-batch from every process's: each loss averaged over the processes, the rows' cross-entropies in batch order."
+    if len(recs) == 1: return recs[0]
+    keys = [k for k in dict.fromkeys(k for r in recs for k in r) if k != 'task_ce']
+    return dict({k: float(np.mean([r[k] for r in recs if k in r])) for k in keys}, task_ce=[tc for r in recs for tc in r['task_ce']])
+
+def _launch_error(acc, config) -> str:
+    "What is wrong with this launch for this recipe ('' when nothing)."
+    if config.batch_size % acc.num_processes:
+        return (f'batch_size ({config.batch_size}) is the global batch, shared by the {acc.num_processes} processes of this launch: '
+                f'choose a multiple of {acc.num_processes} (--batch-size), or launch another number of processes.')
+    if acc.state.deepspeed_plugin is not None:
+        ds = acc.state.deepspeed_plugin.deepspeed_config
+        for key, want in (('gradient_accumulation_steps', config.grad_accum), ('gradient_clipping', config.clip_grad)):
+            if ds.get(key, 'auto') == 'auto': ds[key] = want   # the recipe decides; the config file says 'auto'
+            elif float(ds[key]) != want:
+                return (f'The DeepSpeed config sets {key} to {ds[key]} but the recipe to {want}: write `{key}: auto` in the config '
+                        '(configs/accelerate/zero2.yaml does), and set it with --grad-accum / TrainConfig.clip_grad.')
+    return ''
+
 def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a TaskMixer
           out_dir, # the run's folder: log.jsonl, checkpoints/, model/
           config:TrainConfig=None, # the recipe (default TrainConfig())
@@ -375,22 +446,35 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
           stop_at:int=None, # stop (with a checkpoint) after this step, as if killed: for tests and lessons
          ) -> FiFaMLLM:
     "Train FiFa-MLLM on FiFa-11 samples with Accelerate; returns the trained model (unwrapped)."
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.utils import DistributedDataParallelKwargs, DistributedType, gather_object, broadcast_object_list
     from tqdm.auto import tqdm
     config = config or TrainConfig()
     out = Path(out_dir).expanduser()
     if resume and model is not None: raise FifaError('Give either model= or resume=True, not both.')
-    if out.is_dir(): _clean_debris(out)
+    acc = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision), cpu=not torch.cuda.is_available(),
+                      gradient_accumulation_steps=config.grad_accum, dataloader_config=DataLoaderConfiguration(split_batches=True),
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])   # a step need not reach every head
+    main, many = acc.is_main_process, acc.num_processes > 1
+    plugin = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)   # sharded optimizer: saved by accelerate
+    sharded = acc.distributed_type == DistributedType.FSDP or (plugin and acc.state.deepspeed_plugin.zero_stage == 3)   # sharded weights
+    if not many and os.environ.get('MASTER_PORT') and not os.environ.get('WORLD_SIZE') and os.environ.get('ACCELERATE_USE_CPU', '').lower() == 'true':
+        warnings.warn('This launch runs ONE process: `accelerate launch --cpu --num_processes N` starts several CPU processes only through '
+                      "mpirun. For N processes on the CPU: CUDA_VISIBLE_DEVICES='' accelerate launch --config_file "
+                      'configs/accelerate/ddp_cpu.yaml (num_processes in it) -m fifa_nb.cli train ...')
+    problem = _launch_error(acc, config)
+    if problem: raise FifaError(problem)
+    if out.is_dir() and main: _clean_debris(out)
+    acc.wait_for_everyone()   # every process looks at the folder only once the debris is gone, and before anything is written
     found = checkpoints(out)
     restart = resume and not found and (out / 'train_config.json').exists()
     if restart:   # killed before its first checkpoint: nothing was saved but the recipe, so the run starts again from step 0
         _check_resume(read_train_config(out).to_dict(), config)
-        warnings.warn(f'{out} has no checkpoint yet (the run was stopped before its first one): starting it again from step 0.')
+        if main: warnings.warn(f'{out} has no checkpoint yet (the run was stopped before its first one): starting it again from step 0.')
         resume = False
     elif resume and not found: raise FifaError(f'Nothing to resume: {out} has no checkpoint. Start without resume=True.')
     elif not resume and out.exists() and any(out.iterdir()):
         raise OutputExistsError(f'{out} already holds a run; pass resume=True to continue it, or choose a new folder.')
-    acc = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision), cpu=not torch.cuda.is_available())
     transform, weights, overrides = _variant_setup(config)
     mixer = data if isinstance(data, TaskMixer) else TaskMixer(data, weights, config.seed, transform, augment_sample if config.augment else None)
     set_seed(config.seed)
@@ -400,6 +484,9 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
         try:
             state = load_trainer_state(ck)
             _check_resume(state['config'], config)
+            if (ck / PLUGIN_STATE).is_dir() != plugin:
+                raise CheckpointError(f'{ck} was written {"under" if (ck / PLUGIN_STATE).is_dir() else "without"} DeepSpeed/FSDP (its optimizer '
+                                      'state is kept in another form): resume it with the same kind of `accelerate launch` (config file).')
             model = FiFaMLLM.from_pretrained(ck / 'model')
         except CheckpointError as e: raise CheckpointError(f'{e} {_earlier(found)}') from None
         start = state['step']
@@ -407,60 +494,84 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
         model = FiFaMLLM.from_preset(config.preset, seed=config.seed, **overrides)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, config))   # stepped here, once per optimizer step
     if resume:
         try:
-            _load_optimizer(opt, ck)
+            if not plugin: _load_optimizer(opt, ck)   # DeepSpeed/FSDP: `load_state` below, once the optimizer is sharded
             try: sched.load_state_dict(state['scheduler'])
             except (KeyError, TypeError, ValueError) as e: raise CheckpointError(f'{ck}/trainer_state.json: the scheduler state does not load ({e}).') from None
-            _set_rng_state(ck / 'rng.safetensors')
         except CheckpointError as e: raise CheckpointError(f'{e} {_earlier(found)}') from None
-    if (out / 'log.jsonl').exists():   # the records after the checkpoint (and a line cut short by a kill) are written again
+    if main and (out / 'log.jsonl').exists():   # the records after the checkpoint (and a line cut short by a kill) are written again
         atomic_write_text(out / 'log.jsonl', ''.join(json.dumps(r) + '\n' for r in _log_records(out / 'log.jsonl', upto=start)), overwrite=True)
-    wrapped, opt = acc.prepare(model, opt)
+    wrapped, opt, loader = acc.prepare(model, opt, train_loader(mixer, config, start))   # the loader: each process its share of every batch
+    if acc.gradient_accumulation_steps != config.grad_accum:
+        raise FifaError(f'This launch accumulates {acc.gradient_accumulation_steps} micro-batches but the recipe {config.grad_accum}: '
+                        'set accumulation with --grad-accum (TrainConfig.grad_accum) only, not in the accelerate or DeepSpeed config.')
     core = acc.unwrap_model(wrapped)
+    clip_params = list(wrapped.parameters()) if acc.distributed_type == DistributedType.FSDP else params   # FSDP clips its flat shards
+    if resume:
+        try:
+            if plugin: acc.load_state(str(ck / PLUGIN_STATE))   # weights and sharded optimizer, each process its part
+            _set_rng_state(ck / 'rng.safetensors', acc.process_index)
+        except CheckpointError as e: raise CheckpointError(f'{e} {_earlier(found)}') from None
     out.mkdir(parents=True, exist_ok=True)
-    if acc.is_main_process: atomic_write_json(out / 'train_config.json', config.to_dict(), overwrite=True, indent=1)
-    log = open(out / 'log.jsonl', 'a') if acc.is_main_process else None
+    if main: atomic_write_json(out / 'train_config.json', config.to_dict(), overwrite=True, indent=1)
+    log = open(out / 'log.jsonl', 'a') if main else None
     history, window, t0, elapsed0 = [], list(state.get('window', [])), time.time(), state.get('elapsed', 0.0)
-    bar = tqdm(total=config.steps, initial=start, disable=not (progress and acc.is_main_process), desc='train', dynamic_ncols=True)
+    bar = tqdm(total=config.steps, initial=start, disable=not (progress and main), desc='train', dynamic_ncols=True)
     step, stopped = start, None
 
-    def checkpoint():
-        if not acc.is_main_process: return
+    def agreed(flag):   # a decision every process takes together (the main process's), so that none waits for another forever
+        if not many: return flag
+        box = [flag]; broadcast_object_list(box, from_process=0); return box[0]
+
+    def checkpoint():   # every process calls it: DeepSpeed/FSDP save collectively
         ck_dir = out / 'checkpoints' / f'step-{step:07d}'
-        if ck_dir.exists(): return
-        save_checkpoint(ck_dir, core, opt.optimizer if hasattr(opt, 'optimizer') else opt, sched, step, config,
-                        dict(elapsed=elapsed0 + time.time() - t0, window=window))   # the steps not yet logged: the log resumes exactly too
-        for old in checkpoints(out)[:-config.keep_checkpoints]:
-            gone = old.with_name(f'.{old.name}.deleting'); old.rename(gone); shutil.rmtree(gone)
+        acc.wait_for_everyone()
+        if ck_dir.exists(): return   # the same answer everywhere: nothing is written between the two waits
+        rngs = gather_object([_rng_state()]) if many else [_rng_state()]
+        shards = full = None
+        if plugin:
+            shards = out / 'checkpoints' / f'.{ck_dir.name}.shards'
+            if main and shards.exists(): shutil.rmtree(shards)
+            acc.wait_for_everyone()
+            acc.save_state(str(shards))   # each process writes its part of the optimizer (DeepSpeed: and of the engine)
+            if sharded: full = acc.get_state_dict(wrapped)   # the whole weights, gathered on the main process
+            acc.wait_for_everyone()
+        if main:
+            save_checkpoint(ck_dir, core, None if plugin else (opt.optimizer if hasattr(opt, 'optimizer') else opt), sched, step, config,
+                            dict(elapsed=elapsed0 + time.time() - t0, window=window),   # the steps not yet logged: the log resumes exactly too
+                            rng_states=rngs, weights=full, plugin_state=shards)
+            for old in checkpoints(out)[:-config.keep_checkpoints]:
+                gone = old.with_name(f'.{old.name}.deleting'); old.rename(gone); shutil.rmtree(gone)
+        acc.wait_for_everyone()
 
     if acc.device.type == 'cpu': torch.set_flush_denormal(True)   # see 'Why is my CPU run slow?' below; undone in `finally`
     try:
         wrapped.train()
+        batches = iter(loader)
         while step < config.steps:
             if stop_at is not None and step >= stop_at: stopped = 'stop_at'; break
-            if config.max_minutes is not None and time.time() - t0 > 60 * config.max_minutes: stopped = 'max_minutes'; break
+            if config.max_minutes is not None and agreed(time.time() - t0 > 60 * config.max_minutes): stopped = 'max_minutes'; break
             tic = time.time()
             for micro in range(config.grad_accum):
-                samples = mixer.batch(step * config.grad_accum + micro, config.batch_size, acc.process_index)
+                samples = next(batches)   # this process's share of the global micro-batch step * grad_accum + micro
                 batch = _to(core.collate(samples), acc.device)
-                last = micro == config.grad_accum - 1
-                ctx = acc.no_sync(wrapped) if not last and acc.num_processes > 1 else contextlib.nullcontext()
-                with ctx:
+                with acc.accumulate(wrapped):   # gradients averaged between the processes on the last micro-batch only
                     with acc.autocast(): res = wrapped(**batch)
-                    acc.backward(res['loss'] / config.grad_accum)
+                    acc.backward(res['loss'])   # divided by grad_accum (by accelerate; by DeepSpeed under DeepSpeed)
                 rec = {k: float(v.detach()) for k, v in res['losses'].items()}
                 rec['loss'] = float(res['loss'].detach())
                 rec['task_ce'] = list(zip([s.task for s in samples], _row_ce(res['logits'], batch['labels']).tolist()))
-                window.append(rec)
-            if config.clip_grad: acc.clip_grad_norm_(params, config.clip_grad)
+                window.append(_merge_records(gather_object([rec])) if many else rec)
+            if config.clip_grad and acc.distributed_type != DistributedType.DEEPSPEED:   # DeepSpeed clips inside its step
+                acc.clip_grad_norm_(clip_params, config.clip_grad)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps:
-                r = _summarise(window, step, sched.get_last_lr()[0], config.batch_size * config.grad_accum * acc.num_processes,
-                               time.time() - tic, elapsed0 + time.time() - t0)
+                r = _summarise(window, step, sched.get_last_lr()[0], config.batch_size * config.grad_accum, time.time() - tic,
+                               elapsed0 + time.time() - t0)
                 window = []
                 history.append(r)
                 if log: log.write(json.dumps(r) + '\n'); log.flush()
@@ -473,10 +584,17 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
         bar.close()
         if log: log.close()
         if acc.device.type == 'cpu': torch.set_flush_denormal(False)   # the process's floating-point mode as it was (other code needs subnormals)
-    checkpoint()
-    if stopped is None and acc.is_main_process: core.save_pretrained(out / 'model', overwrite=True)
+    if stopped == 'interrupted' and many:   # the processes may have stopped at different points: no collective save can be trusted
+        last = checkpoints(out)
+        if main: print(f'Stopped near step {step}; the newest checkpoint is {last[-1].name if last else "none"}: launch again with --resume '
+                       'to continue from it.')
+    else:
+        checkpoint()
+        if stopped == 'interrupted': print(f'Stopped at step {step}; run again with resume=True (or --resume) to continue.')
+    if stopped is None:
+        full = acc.get_state_dict(wrapped) if sharded else None   # collective under FSDP / ZeRO-3
+        if main: save_weights(core, out / 'model', full)
     acc.wait_for_everyone()
-    if stopped == 'interrupted': print(f'Stopped at step {step}; run again with resume=True (or --resume) to continue.')
     core.eval()
     core.train_state = dict(step=step, stopped=stopped, history=history)
     return core
