@@ -29,9 +29,29 @@ def match_tones(real, fake, exclude=None, degree=3):
     """The real image with each RGB channel passed through the cubic curve that best maps it onto the fake
     (least squares, ignoring `exclude`d pixels): undoes global brightness, contrast, gamma and colour-cast
     changes, which post-processing makes to the whole image, while keeping local edits visible."""
-    r, f = real.astype(np.float32) / 255, fake.astype(np.float32) / 255
-    keep = np.ones(r.shape[:2], bool) if exclude is None else ~exclude
+    real, fake = np.asarray(real), np.asarray(fake)
+    keep = np.ones(real.shape[:2], bool) if exclude is None else ~exclude
     if keep.sum() < 200: keep[:] = True
+    if real.dtype != np.uint8: return _match_tones_float(real, fake, keep, degree)
+    rk, fk = (real, fake) if keep.all() else (real[keep], fake[keep])
+    rk, fk = rk.reshape(-1, 3), fk.reshape(-1, 3).astype(np.float64)
+    luts = np.empty((3, 256), np.float32)
+    for c in range(3):
+        # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
+        # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
+        n = np.bincount(rk[:, c], minlength=256)
+        s = np.bincount(rk[:, c], weights=fk[:, c], minlength=256)
+        xs = np.flatnonzero(n)
+        ys = s[xs] / n[xs] / 255
+        if len(xs) > degree: coef = np.polyfit(xs / 255, ys, degree, w=np.sqrt(n[xs]))
+        else:   # a nearly flat channel: offset only
+            coef = np.zeros(degree + 1); coef[-2], coef[-1] = 1.0, float((s.sum() / n.sum() - (xs * n[xs]).sum() / n.sum()) / 255)
+        luts[c] = np.clip(np.polyval(coef, np.arange(256) / 255) * 255, 0, 255)
+    return luts[np.arange(3), real]   # each channel through its look-up table
+
+def _match_tones_float(real, fake, keep, degree):
+    "`match_tones` for images that are not 8-bit: the curve fitted on a subsample of the pixels."
+    r, f = real.astype(np.float32) / 255, fake.astype(np.float32) / 255
     idx = np.flatnonzero(keep)[:: max(1, int(keep.sum()) // 50_000)]   # a subsample is plenty for 4 coefficients
     out = np.empty_like(r)
     for c in range(3):
@@ -63,8 +83,9 @@ def match_degradation(real, fake) -> str:
     """The global post-processing (JPEG, blur, resampling, or a resampling or blur followed by JPEG) that, applied
     to the real image, brings it closest to the fake: the smallest mean absolute difference over the 90% least
     changed pixels, which local edits hardly move."""
+    every_third = fake.reshape(-1, 3)[::3].astype(np.int16)             # every third pixel is plenty
     def cost(name):
-        d = np.abs(apply_degradation(real, name).astype(np.int16) - fake.astype(np.int16)).max(-1).ravel()[::3]
+        d = np.abs(apply_degradation(real, name).reshape(-1, 3)[::3].astype(np.int16) - every_third).max(-1)
         k = int(0.9 * len(d))
         return float(np.partition(d, k)[:k].mean())
     costs = {name: cost(name) for name in DEGRADATIONS}
@@ -100,6 +121,7 @@ class Difference:
     flow: np.ndarray       # (H, W, 2) optical flow real -> fake, px
     matched: np.ndarray    # the real image after tone and degradation matching
     degradation: str = 'none'  # the global post-processing found (see `match_degradation`)
+    degraded: np.ndarray = None  # the real image with that post-processing applied (before tone matching)
     @property
     def total(self): return np.maximum(np.maximum(self.colour, self.texture), self.geometry)
 
@@ -141,7 +163,7 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     tex = DIFF_SCALES['texture'] * np.abs(np.log((tf + c) / (gain * tr + c)))
     flow = _flow(matched.astype(np.uint8), fake)
     geo = 5.0 * np.linalg.norm(flow, axis=-1) / (DIFF_SCALES['flow'] * scale)
-    return Difference(col.astype(np.float32), tex.astype(np.float32), geo.astype(np.float32), flow, matched, degradation)
+    return Difference(col.astype(np.float32), tex.astype(np.float32), geo.astype(np.float32), flow, matched, degradation, degraded)
 
 def difference_map(real, fake, scale=None) -> np.ndarray:
     "The per-pixel difference score of a (real, fake) pair: the largest of its colour, texture and geometry parts."
@@ -287,7 +309,8 @@ def alignment_check(real, # the original image (anything `load_image` takes)
     real, fake = _same_size(load_image(real), load_image(fake))
     scale = scale or min(real.shape[:2]) / 4
     parts = parts if parts is not None else difference_parts(real, fake, scale)
-    er, ef = _edges(apply_degradation(real, parts.degradation)), _edges(fake)
+    degraded = parts.degraded if parts.degraded is not None else apply_degradation(real, parts.degradation)
+    er, ef = _edges(degraded), _edges(fake)
     outside = ~_head_region(cmap, scale) if cmap is not None else np.zeros(real.shape[:2], bool)
     judged = outside.mean() >= OUTSIDE_MIN and _rms(er, outside) >= EDGE_FLOOR
     f = dict(picture_agreement=edge_agreement(er, ef) if _rms(er) >= EDGE_FLOOR else None,
@@ -324,8 +347,12 @@ def measure_cues(real, fake, # RGB uint8 images
     "Numbers that justify words: colour and lightness shift, texture change, seam strength, displacement."
     if not region.any(): return {}
     near = cv2.dilate(region.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-    r, f = to_lab(real), to_lab(fake)
-    r_matched = to_lab(match_tones(real, fake, exclude=near).astype(np.uint8))   # global tone changes are not cues
+    matched = match_tones(real, fake, exclude=near).astype(np.uint8)   # global tone changes are not cues
+    ys, xs = np.nonzero(region)                                      # the numbers below only look near the region:
+    crop = np.s_[max(0, ys.min() - 12):ys.max() + 13, max(0, xs.min() - 12):xs.max() + 13]   # a crop gives the same
+    real, fake, matched, region = real[crop], fake[crop], matched[crop], region[crop]
+    if flow is not None: flow = flow[crop]
+    r, f, r_matched = to_lab(real), to_lab(fake), to_lab(matched)
     d = (f - r_matched)[region]
     dL, da, db = (float(v) for v in d.mean(0))
     tex = (_texture_energy(f[..., 0], region) + 1e-3) / (_texture_energy(r[..., 0], region) + 1e-3)
