@@ -442,9 +442,9 @@ def run_text(data, ctx):
 
 
 def run_demo_text(data, ctx):
-    from fifa_nb.demo import parse_box, concept_name, highlight_segments
+    from fifa_nb.demo import read_box, concept_name, highlight_segments
     text = data.decode('utf-8', errors='replace')
-    soft(ctx, lambda: parse_box(text), lambda: concept_name(text), lambda: highlight_segments(text, [text[:5], None]))
+    soft(ctx, lambda: read_box(text), lambda: concept_name(text), lambda: highlight_segments(text, [text[:5], None]))
 
 
 def run_config(data, ctx):
@@ -684,7 +684,7 @@ TARGETS = {t.name: t for t in [
     Target('sample_json', 'fifa_nb.tasks.Sample.from_dict, .check, .to_dict', lambda ctx: sample_seeds(), run_sample, 'json', atheris=True),
     Target('age_text', 'annotator.age_phrases/plain_text, tasks.parse_box/parse_verdict/parse_family, model.parse_grounded, FICT.lookup',
            lambda ctx: text_seeds(), run_text, 'text', atheris=True),
-    Target('demo_text', 'fifa_nb.demo.parse_box, concept_name, highlight_segments', lambda ctx: text_seeds(), run_demo_text, 'text', atheris=True),
+    Target('demo_text', 'fifa_nb.demo.read_box, concept_name, highlight_segments', lambda ctx: text_seeds(), run_demo_text, 'text', atheris=True),
     Target('config_json', 'fifa_nb.model.FiFaConfig.from_dict (+ image_size, to_dict)', lambda ctx: config_seeds(), run_config, 'json', atheris=True),
     Target('checkpoint_config', 'fifa_nb.model.checkpoint_config (with its schema, as from_pretrained calls it) and FiFaConfig.from_dict '
            'on a folder with a fuzzed config.json',

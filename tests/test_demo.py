@@ -68,23 +68,23 @@ def test_the_pixel_limit_follows_the_one_setting(monkeypatch):
 def test_the_command_line_follows_the_one_setting(monkeypatch, capsys):
     "fifa_nb analyze / annotate read pictures through read_picture: FIFA_NB_MAX_PIXELS lowers their limit with no change of theirs."
     from fifa_nb.cli import main
+    real, fake = D.sample_file(SAMPLE, 'real'), D.sample_file(SAMPLE)   # written before the limit is lowered
     monkeypatch.setenv('FIFA_NB_MAX_PIXELS', '100000')
-    real, fake = D.sample_file(SAMPLE, 'real'), D.sample_file(SAMPLE)
     assert main(['analyze', fake]) == 1 and 'over the limit of 0.1' in capsys.readouterr().err
     assert main(['annotate', real, fake]) == 1 and 'over the limit of 0.1' in capsys.readouterr().err
 
-def test_long_questions_are_refused_before_any_work():
+def test_long_questions_are_refused_before_any_work(monkeypatch):
     "The question box is capped at DEMO_MAX_QUESTION_CHARS: a longer one is a one-line message, before face detection or the model."
     long = 'why? ' * (D.DEMO_MAX_QUESTION_CHARS // 5 + 1)
-    t = time.perf_counter()
+    def no_work(*a, **k): raise AssertionError('the picture was read before the question was checked')
+    monkeypatch.setattr(D, '_face_for', no_work); monkeypatch.setattr(D, 'analyze', no_work)
     for call in (lambda: D.handle_region(None, 'mouth', '', 'region_exp', long, sample=SAMPLE),
                  lambda: D.handle_analyze(None, 'age', long, sample=SAMPLE)):
         with pytest.raises(FifaError, match=f'at most {D.DEMO_MAX_QUESTION_CHARS}') as e: call()
         assert '\n' not in str(e.value)
-    assert time.perf_counter() - t < 1.0
     ok = 'x' * D.DEMO_MAX_QUESTION_CHARS   # the limit itself passes the check
     assert D._question_text(ok) == ok and D._question_text('  ') is None
-    with pytest.raises(FifaError, match='four numbers'): D.parse_box('1, ' * 10_000)
+    with pytest.raises(FifaError, match='four numbers'): D.read_box('1, ' * 10_000)
 
 # ---------- pictures in requests: checked before any decoding ----------
 
@@ -119,7 +119,7 @@ def test_picture_payloads_are_checked_before_any_decoding(bomb_url, tmp_path, mo
     for payload in (ImageData(url=bomb_url), ImageData(path='/etc/hostname', url=bomb_url), bomb_url):
         out, seconds, grown = _measure(lambda: D.read_picture(widget.preprocess(payload)))
         assert isinstance(out, ImageError) and '169.0 megapixels' in str(out) and '\n' not in str(out), out
-        assert seconds < 3 and grown < 100, (seconds, grown)
+        assert grown < 100, (seconds, grown)   # decoding 169 MP would take over 500 MB (memory, not time: machines are shared)
     # a path the request names is read only inside Gradio's upload folder; web addresses and bare base64 are refused
     outside = tmp_path / 'face.png'; shutil.copy(D.sample_file(SAMPLE), outside)
     for payload in ({'path': str(outside)}, {'path': '/etc/hostname'}, {'url': 'http://example.com/a.png'},
@@ -341,7 +341,7 @@ def test_pictures_in_requests_are_refused_before_decoding(app, bomb_url, tmp_pat
     for api, data in requests:
         (event, answer), seconds, grown = _measure(lambda: _call(demo.local_url, api, data))
         assert event == 'error' and '169.0 megapixels' in answer['error'] and '\n' not in answer['error'], (api, answer)
-        assert seconds < 3 and grown < 100, (api, seconds, grown)
+        assert grown < 100, (api, seconds, grown)   # memory, not time (machines are shared)
     refused = {'a path on the server': {'path': str(outside)}, 'a path without the meta tag': {'path': '/etc/hostname'},
                'bare base64': face.split(',', 1)[1],
                'a web address': {'path': 'http://example.com/face.png', 'meta': {'_type': 'gradio.FileData'}}}

@@ -537,9 +537,9 @@ def test_cli_bad_arguments_short_names(places, monkeypatch, tokens):
 
 @fuzz_settings(400)
 @given(markup | st.text(max_size=40))
-def test_demo_parse_box(text):
-    from fifa_nb.demo import parse_box
-    box = refused_or(lambda: parse_box(text))
+def test_demo_read_box(text):
+    from fifa_nb.demo import read_box
+    box = refused_or(lambda: read_box(text))
     if box is not None: assert len(box) == 4 and all(np.isfinite(box))
 
 
