@@ -594,7 +594,7 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
     if stopped is None:
         full = acc.get_state_dict(wrapped) if sharded else None   # collective under FSDP / ZeRO-3
         if main: save_weights(core, out / 'model', full)
-    acc.wait_for_everyone()
+    if not (stopped == 'interrupted' and many): acc.wait_for_everyone()   # after a signal another process may never come
     core.eval()
     core.train_state = dict(step=step, stopped=stopped, history=history)
     return core
