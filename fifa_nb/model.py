@@ -4,15 +4,16 @@
 
 # %% auto #0
 __all__ = ['FAMILIES', 'LOSS_WEIGHTS', 'PRESETS', 'MAX_QUESTION_CHARS', 'MAX_NEW_TOKENS', 'IMAGE_LEVEL', 'EVIDENCE_MIN_SHARE',
-           'VISION_SCHEMA', 'LLM_SCHEMA', 'CONFIG_SCHEMA', 'MANIFEST', 'MANIFEST_FORMAT', 'MANIFEST_SCHEMA',
-           'CHECKPOINT_FORMAT', 'SHIPPED_CHECKPOINTS', 'FiFaConfig', 'preset_config', 'example_samples', 'prompt_text',
-           'concept_targets', 'FiFaMLLM', 'image_evidence', 'check_question', 'collate', 'head_logits', 'embed',
-           'forward', 'step_losses', 'from_preset', 'parse_grounded', 'Analysis', 'guess_task', 'default_question',
-           'query_sample', 'ground_text', 'calibrated_score', 'analyze_batch', 'analyze', 'CheckpointError',
-           'json_spec', 'check_json', 'check_architecture', 'manifest_files', 'write_manifest', 'ManifestWarning',
-           'verify_manifest', 'write_checkpoint_folder', 'checkpoint_config', 'safetensors_shapes', 'check_weights_fit',
-           'save_pretrained', 'shipped_checkpoint', 'check_buildable', 'from_pretrained', 'parameter_counts',
-           'parameter_table', 'glamm_encoders', 'fmt_params']
+           'VISION_SCHEMA', 'LLM_SCHEMA', 'CONFIG_SCHEMA', 'MANIFEST', 'DOC_FILES', 'MANIFEST_FORMAT',
+           'MANIFEST_SCHEMA', 'CHECKPOINT_FORMAT', 'SHIPPED_CHECKPOINTS', 'ADDED_ROWS', 'CARD_SCHEMA',
+           'CHECKPOINT_FILES', 'BASES_SCHEMA', 'FiFaConfig', 'preset_config', 'example_samples', 'prompt_text',
+           'concept_targets', 'FiFaMLLM', 'image_evidence', 'check_question', 'parse_grounded', 'Analysis',
+           'guess_task', 'default_question', 'query_sample', 'ground_text', 'CheckpointError', 'json_spec',
+           'check_json', 'check_architecture', 'manifest_files', 'write_manifest', 'ManifestWarning', 'verify_manifest',
+           'write_checkpoint_folder', 'checkpoint_config', 'safetensors_shapes', 'check_weights_fit',
+           'shipped_checkpoint', 'check_buildable', 'left_out_bases', 'stored_tensors', 'stored_shapes', 'is_hub_id',
+           'dataset_provenance', 'model_card', 'safetensors_metadata', 'download_checkpoint', 'save_tiny_bases',
+           'LocalHub', 'parameter_counts', 'parameter_table', 'glamm_encoders', 'fmt_params']
 
 # %% ../nbs/09_model.ipynb #cb827aae
 import hashlib, inspect, json, math, os, re, shutil, tempfile, warnings
@@ -21,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import cv2
+from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -31,7 +33,7 @@ from .annotator import AgeSegment, annotate, plain_text
 from .tasks import (TASKS, TASK_LEVELS, SEG, REGION_TOKEN, QUESTIONS, FAMILY_PHRASES, Sample, AnnotatedImage,
                            task_samples, parse_verdict, parse_family, parse_box)
 from .backbone import (IMAGE_TOKEN, P_OPEN, P_CLOSE, TASK_TOKENS, default_tokenizer, special_token_ids,
-                              add_special_tokens, build_vision, add_conv_stem, load_clip_vision, load_farl, vision_features,
+                              add_special_tokens, build_vision, add_conv_stem, load_clip_vision, load_farl, _from_pretrained, vision_features,
                               preprocess_images, Projector, build_llm, load_llm, add_lora, RegionEncoder, TaskEmbedding,
                               VISION_PRESETS, LLM_PRESETS)
 from .seg_head import SegHead, mask_losses
@@ -48,6 +50,8 @@ class FiFaConfig:
     preset: str = 'custom'
     vision_pretrained: str = None   # Hugging Face CLIP name/folder, or 'farl:<path to a FaRL weights file>'
     llm_pretrained: str = None      # Hugging Face causal-LM name or folder (its tokenizer comes with it)
+    vision_revision: str = None     # the Hub revision (commit) of vision_pretrained: recorded when it is loaded, then pinned
+    llm_revision: str = None        # ... and of llm_pretrained
     lora: dict = None               # e.g. dict(r=8, alpha=16, dropout=0.05, targets=['q_proj', 'v_proj']); None = train the LLM fully
     freeze_vision: bool = False     # freeze the face encoder (pretrained encoders)
     projector_pool: int = 1         # average-pool the patch grid k x k before the projector (fewer image tokens)
@@ -68,7 +72,8 @@ class FiFaConfig:
 
     @property
     def image_size(self) -> int: return int(self.vision.get('image_size', 224))
-    def to_dict(self) -> dict: return asdict(self)
+    def to_dict(self) -> dict:   # revisions only when known: configs without them stay readable by older fifa_nb versions
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ('vision_revision', 'llm_revision')}
     @classmethod
     def from_dict(cls, d:dict):
         d = dict(d); d.pop('format', None)
@@ -199,6 +204,7 @@ class FiFaMLLM(nn.Module):
         if self.heads_embed is not None: nn.init.zeros_(self.heads_embed.weight); nn.init.zeros_(self.heads_embed.bias)
         self.concept_head = nn.Conv2d(self.seg_head.dim, len(FICT.atomic()), 1) if config.concept_head else None
         if config.freeze_vision: self.vision.requires_grad_(False)
+        self.pretrained_bases = None   # set by `_build(pretrained=True)`: the name, revision and fingerprint of each base loaded
 
     def _prior(self, pixel_logits):
         "The mask decoder's dense prior: the pixel head's logits when the config asks for it."
@@ -239,6 +245,7 @@ def check_question(question) -> str:
         raise FifaError(f'The question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are accepted. Ask a shorter question.')
     return question
 
+@patch
 def _encode(self:FiFaMLLM, task, question, answer=None):
     "Token ids of one sample (prompt, then answer and EOS when given) and its labels."
     tok = self.tokenizer
@@ -253,8 +260,8 @@ def _encode(self:FiFaMLLM, task, question, answer=None):
     a = _ids(tok, ' ' + answer) + [tok.eos_token_id]
     ids = (p + a)[:self.config.max_length]
     return ids, ([-100] * len(p) + a)[:self.config.max_length]
-FiFaMLLM._encode = _encode
 
+@patch
 def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
     "A batch of Samples -> tensors: pixels, ids, labels, queries, target masks and class labels."
     if not samples: raise FifaError('collate needs at least one sample.')
@@ -284,7 +291,7 @@ def collate(self:FiFaMLLM, samples:list, with_answers:bool=True) -> dict:
                 family_labels=torch.tensor([_label(s, 'family') for s in samples]), pixel_targets=pix,
                 concept_targets=[concept_targets(s, self.seg_head.neck.upsample * g) if with_answers and self.concept_head is not None
                                  else None for s in samples])
-FiFaMLLM.collate = collate
+
 
 # %% ../nbs/09_model.ipynb #f71d8d12
 def _to(batch, device, dtype=None):
@@ -295,13 +302,14 @@ def _to(batch, device, dtype=None):
         else: out[k] = v
     return out
 
+@patch
 def head_logits(self:FiFaMLLM, grid, pixel_logits=None) -> tuple:
     "The auxiliary heads on `image_evidence`: (B,) real/fake logits (fake > 0) and (B, 5) family logits."
     pooled = image_evidence(grid, pixel_logits)
     det = self.det_head(pooled.to(self.det_head.weight.dtype)).squeeze(-1).float()
     return det, self.family_head(pooled.to(self.family_head.weight.dtype)).float()
-FiFaMLLM.head_logits = head_logits
 
+@patch
 def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=None, pixel_logits=None,
           heads=None): # (det_logit, family_logits) when the caller has them already (`head_logits`)
     "Input embeddings with image tokens, the region/box query and the task embedding written over their placeholders."
@@ -334,15 +342,15 @@ def embed(self:FiFaMLLM, input_ids, grid, task_idx=None, regions=None, boxes=Non
         t_pos = (input_ids.unsqueeze(-1) == task_ids).any(-1)
         emb = torch.where(t_pos.unsqueeze(-1), self.task_embedding(task_idx).to(emb.dtype)[:, None, :], emb)
     return emb
-FiFaMLLM.embed = embed
 
+@patch
 def _seg_hidden(self:FiFaMLLM, hidden, input_ids, labels=None):
     "Per row, the last hidden states at the [SEG] tokens (of the answer, when labels are given), in order."
     pos = input_ids == self.token_ids[SEG]
     if labels is not None: pos = pos & (labels != -100)
     return [hidden[i][pos[i]] for i in range(hidden.shape[0])]
-FiFaMLLM._seg_hidden = _seg_hidden
 
+@patch
 def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=None, task_idx=None, regions=None, boxes=None,
             target_masks=None, det_labels=None, family_labels=None, pixel_targets=None, concept_targets=None, **kw) -> dict:
     "Losses (each on its own, and the weighted `loss`), logits, mask logits per row, and head outputs."
@@ -388,34 +396,62 @@ def forward(self:FiFaMLLM, pixel_values, input_ids, attention_mask=None, labels=
     res['loss'] = sum(w.get(k, 0.0) * v for k, v in losses.items())
     res['losses'] = losses
     return res
-FiFaMLLM.forward = forward
 
+@patch
 def step_losses(self:FiFaMLLM, samples:list) -> dict:
     "Collate `samples`, run forward on the model's device, return the output (with `loss` and `losses`)."
     return self(**_to(self.collate(samples), self.device))
-FiFaMLLM.step_losses = step_losses
+
 
 # %% ../nbs/09_model.ipynb #efb375d5
-def _load_vision(spec, cfg:dict):
+def _load_vision(spec, cfg:dict, revision=None, download:bool=True):
     "A pretrained face encoder: 'farl:<file>' (sizes and heads from the preset's vision config) or a CLIP name/folder."
     if spec.startswith('farl:'):
         return load_farl(spec[5:], image_size=int(cfg.get('image_size', 224)), patch_size=int(cfg.get('patch_size', 16)),
                          num_heads=cfg.get('num_attention_heads'))
-    return load_clip_vision(spec)
+    from transformers import CLIPVisionModel
+    return _from_pretrained(CLIPVisionModel, spec, download, 'load_clip_vision', **({'revision': revision} if revision else {}))
 
-def _build(config, tokenizer=None, pretrained=False, device=None):
-    "Build a FiFaMLLM from a config; pretrained=True loads the named vision and LLM weights."
+def _fingerprint(module:nn.Module) -> str:
+    "A cheap fingerprint of pretrained weights: every tensor's name, shape and first 256 values (rounded to bfloat16)."
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(f'{k}{tuple(v.shape)}'.encode())
+        h.update(v.detach().flatten()[:256].to('cpu', torch.bfloat16).view(torch.int16).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+import contextlib
+@contextlib.contextmanager
+def _no_progress_bars():
+    "Context: transformers' 'Loading weights' bars off (a notebook's output stays readable), as they were afterwards."
+    from transformers.utils import logging as hf_logging
+    on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try: yield
+    finally:
+        if on: hf_logging.enable_progress_bar()
+
+def _build(config, tokenizer=None, pretrained=False, device=None, download:bool=True):
+    """Build a FiFaMLLM from a config; pretrained=True loads the named vision and LLM weights (at the config's revisions, when
+    given) and records what was loaded in `model.pretrained_bases` (what a trained-only checkpoint leaves out)."""
     vision = llm = None
+    bases = {}
     if pretrained:
         if not (config.vision_pretrained or config.llm_pretrained):
             raise FifaError(f'Preset {config.preset!r} names no pretrained weights; use pretrained=False.')
         if config.vision_pretrained:
-            vision = _load_vision(config.vision_pretrained, config.vision)
+            with _no_progress_bars(): vision = _load_vision(config.vision_pretrained, config.vision, config.vision_revision, download)
             config.vision = {k: v for k, v in vision.config.to_dict().items() if k in _VISION_KEYS}
+            config.vision_revision = getattr(vision.config, '_commit_hash', None) or config.vision_revision
+            bases['vision'] = dict(name=config.vision_pretrained, revision=config.vision_revision, fingerprint=_fingerprint(vision))
         if config.llm_pretrained:
-            from transformers import AutoTokenizer
-            llm = load_llm(config.llm_pretrained)
-            if tokenizer is None: tokenizer = AutoTokenizer.from_pretrained(config.llm_pretrained)
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            rev = {'revision': config.llm_revision} if config.llm_revision else {}
+            with _no_progress_bars(): llm = _from_pretrained(AutoModelForCausalLM, config.llm_pretrained, download, 'load_llm', **rev)
+            config.llm_revision = getattr(llm.config, '_commit_hash', None) or config.llm_revision
+            bases['llm'] = dict(name=config.llm_pretrained, revision=config.llm_revision, fingerprint=_fingerprint(llm),
+                                rows=llm.get_input_embeddings().num_embeddings)   # the vocabulary before our tokens were added
+            if tokenizer is None: tokenizer = AutoTokenizer.from_pretrained(config.llm_pretrained, local_files_only=not download, **rev)
             add_special_tokens(tokenizer, llm)
             config.llm = _llm_dict(llm.config)
     if tokenizer is None: tokenizer = default_tokenizer()
@@ -425,6 +461,7 @@ def _build(config, tokenizer=None, pretrained=False, device=None):
             lo = config.lora
             model.llm = add_lora(model.llm, _new_token_ids(model), r=lo['r'], alpha=lo['alpha'], dropout=lo.get('dropout', 0.05),
                                  targets=tuple(lo['targets']))
+    model.pretrained_bases = bases or None
     return model
 
 _VISION_KEYS = ('hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'image_size', 'patch_size',
@@ -442,8 +479,8 @@ def _new_token_ids(model) -> list:
     return sorted(set(model.token_ids[t] for t in model.token_ids if t in TASK_TOKENS.values() or t in
                       (IMAGE_TOKEN, SEG, P_OPEN, P_CLOSE, REGION_TOKEN)))
 
-@classmethod
-def from_preset(cls, name:str, # 'tiny', 'small', 'colab' or 'paper'
+@patch(cls_method=True)
+def from_preset(cls:FiFaMLLM, name:str, # 'tiny', 'small', 'colab' or 'paper'
                 pretrained:bool=False, # load the named pretrained encoder and LLM (downloads; Colab) instead of random init
                 tokenizer=None, # default: ours (random init) or the LLM's (pretrained)
                 device=None, # build on this device ('meta' counts parameters without memory)
@@ -453,7 +490,7 @@ def from_preset(cls, name:str, # 'tiny', 'small', 'colab' or 'paper'
     config = preset_config(name, **overrides)
     torch.manual_seed(seed)
     return _build(config, tokenizer, pretrained, device)
-FiFaMLLM.from_preset = from_preset
+
 
 # %% ../nbs/09_model.ipynb #08ed1e36
 _MARKUP = re.compile(r'<p>|</p>|\[SEG\]')
@@ -567,6 +604,7 @@ def default_question(task:str, box_text_:str=None) -> str:
 # %% ../nbs/09_model.ipynb #a688a1ae
 def _cache_of(out): return out['cache'] if 'cache' in out else out['past_key_values']
 
+@patch
 @torch.no_grad()
 def _greedy(self:FiFaMLLM, emb, attention=None, max_new_tokens:int=64, stop_at_eos:bool=True):
     "Batched greedy decoding with the KV cache (prompts left-padded): per row, the generated ids and the last hidden state of each generated token fed back."
@@ -593,7 +631,6 @@ def _greedy(self:FiFaMLLM, emb, attention=None, max_new_tokens:int=64, stop_at_e
         for i in torch.nonzero(~done).flatten().tolist(): hidden[i].append(h[i])
         nxt = o.logits[:, -1].argmax(-1)
     return [(r, torch.stack(h) if h else emb.new_zeros(0, emb.shape[-1])) for r, h in zip(ids, hidden)]
-FiFaMLLM._greedy = _greedy
 
 def _prep_query(image, region, box):
     shape = image.shape[:2]
@@ -647,12 +684,12 @@ def ground_text(raw:str, # a generated answer with markup
         kept.append(sentence); out_masks += mine
     return ' '.join(kept).strip(), out_masks, dropped
 
+@patch
 def calibrated_score(self:FiFaMLLM, det_logit:float) -> float:
     "The real/fake head's probability of 'fake', calibrated on val when the checkpoint carries a calibration (else the raw sigmoid)."
     cal = self.config.calibration or {}
     z = float(cal.get('a', 1.0)) * float(det_logit) + float(cal.get('b', 0.0))
     return float(1 / (1 + math.exp(-max(-60.0, min(60.0, z)))))
-FiFaMLLM.calibrated_score = calibrated_score
 
 _REAL_ANSWER = {'det': 'The face is real.', 'cls': 'There is no manipulation: the face is real.',
                 'toe': 'This is a real, unmanipulated face.', 'loc': 'No manipulated area was found: the face is real.',
@@ -665,6 +702,7 @@ def _fake_answer(task, family):
     if task == 'toe': return 'The face is fake: part of it has been manipulated.'
     return 'The face is fake. The manipulated area is [SEG].'
 
+@patch
 def _finish(self:FiFaMLLM, sample, ids, hidden, grid, pixel_logits, threshold) -> Analysis:
     """Text, segments with masks, verdict, family and pixel map of one generated answer (grid and pixel_logits of its image).
     The text keeps only grounded sentences; for image-level tasks the verdict is the calibrated head's, and 'fake' needs evidence
@@ -721,8 +759,8 @@ def _finish(self:FiFaMLLM, sample, ids, hidden, grid, pixel_logits, threshold) -
     return Analysis(verdict=verdict, score=score, family=family, text=text, segments=segs, raw_text=raw,
                     task=task, question=sample.question, box=parse_box(text, img.shape) if task == 'box_pred' else None,
                     warnings=warns, verdict_source=source, pixel_map=pmap)
-FiFaMLLM._finish = _finish
 
+@patch
 @torch.no_grad()
 def analyze_batch(self:FiFaMLLM, queries:list, # Samples (their image, question, region/box and task are used; answers ignored) or dicts of analyze's arguments
                   max_new_tokens:int=None, # default: config.max_new_tokens
@@ -749,8 +787,8 @@ def analyze_batch(self:FiFaMLLM, queries:list, # Samples (their image, question,
         out += [self._finish(s, g_ids, h, grid[i], None if pixel_logits is None else pixel_logits[i], threshold)
                 for i, (s, (g_ids, h)) in enumerate(zip(chunk, gen))]
     return out
-FiFaMLLM.analyze_batch = analyze_batch
 
+@patch
 def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a face crop, as in training)
             question:str=None, # free question; default: the task's template (AGE when no task)
             region=None, # bool (H, W) mask of a region to ask about
@@ -761,7 +799,7 @@ def analyze(self:FiFaMLLM, image, # path, PIL image or RGB array of a face (a fa
            ) -> Analysis:
     "Explain one face: a verdict with score, the forgery family, the text, and one mask per grounded phrase."
     return self.analyze_batch([query_sample(image, question, region, box, task)], max_new_tokens, threshold)[0]
-FiFaMLLM.analyze = analyze
+
 
 # %% ../nbs/09_model.ipynb #a26851fd
 class CheckpointError(FifaError):
@@ -849,6 +887,7 @@ def check_json(value, # a value parsed from JSON
 
 # %% ../nbs/09_model.ipynb #dd9016ab
 _NAME = r'[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}'      # a config's names: model types, activations, module names
+_REVISION = r'[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}'   # a Hub revision: a commit hash, a branch or a tag
 _int = lambda lo, hi, **kw: json_spec('int', lo, hi, **kw)
 _num = lambda lo, hi, **kw: json_spec('float', lo, hi, **kw)
 _flag = json_spec('bool')
@@ -870,6 +909,7 @@ LLM_SCHEMA = json_spec('dict', required=('model_type', 'hidden_size', 'num_hidde
 CONFIG_SCHEMA = json_spec('dict', required=('vision', 'llm'), fields=dict(
     vision=VISION_SCHEMA, llm=LLM_SCHEMA, preset=json_spec('str', pattern=_NAME),
     vision_pretrained=json_spec('str', max=500, null=True), llm_pretrained=json_spec('str', max=500, null=True),
+    vision_revision=json_spec('str', pattern=_REVISION, null=True), llm_revision=json_spec('str', pattern=_REVISION, null=True),
     lora=json_spec('dict', null=True, required=('r', 'alpha', 'targets'), fields=dict(
         r=_int(1, 1024), alpha=_num(0, 1e6), dropout=_num(0, 1), targets=json_spec('list', 1, 64, values=json_spec('str', pattern=_NAME)))),
     freeze_vision=_flag, projector_pool=_int(1, 16),
@@ -916,6 +956,7 @@ def check_architecture(config:FiFaConfig, where:str='FiFaConfig') -> FiFaConfig:
 
 # %% ../nbs/09_model.ipynb #2362dece
 MANIFEST = 'manifest.json'
+DOC_FILES = ('README.md',)   # documentation (the model card): listed in the manifest, but a change only warns
 MANIFEST_FORMAT = 'fifa_nb.manifest/1'
 _REL_PATH = r'(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9_.\-/]{1,255}'   # relative, no '.' or '..' parts, no backslashes
 MANIFEST_SCHEMA = json_spec('dict', required=('format', 'files'), fields=dict(
@@ -964,18 +1005,26 @@ def verify_manifest(folder, # a checkpoint folder
     where = f'{folder}/{MANIFEST}'
     m = check_json(read_json(folder / MANIFEST, f'{what} manifest', CheckpointError, 64 * 2 ** 20), MANIFEST_SCHEMA, where)
     again = f'Copy or download the whole {what} folder again from its source; do not load it as it is.'
-    for name, entry in m['files'].items():
+    docs = [n for n in m['files'] if n in DOC_FILES]
+    for name in docs:   # never read by fifa_nb: a model card edited on the Hub is reported, not refused
+        p = folder / name
+        if not p.is_file() or p.stat().st_size != m['files'][name]['size'] or file_sha256(p) != m['files'][name]['sha256']:
+            warnings.warn(f'{folder}: {name} {"is missing" if not p.is_file() else "changed"} since the {what} was saved (a model '
+                          'card edited by hand or on the Hub?). It is documentation only; the weights and configs are checked.',
+                          ManifestWarning, stacklevel=4)
+    checked = {k: v for k, v in m['files'].items() if k not in DOC_FILES}
+    for name, entry in checked.items():
         p = folder / name
         if not p.is_file(): raise CheckpointError(f'{folder}: {name} is missing ({MANIFEST} lists it, {entry["size"]:,} bytes): the {what} is incomplete. {again}')
         size = p.stat().st_size
         if size != entry['size']:
             raise CheckpointError(f'{folder}: {name} is {size:,} bytes but {MANIFEST} says {entry["size"]:,}: it was cut short (an '
                                   f'interrupted copy or download) or replaced by another file. {again}')
-    for name, entry in m['files'].items():   # sizes first (cheap): a truncated file is named as such, not as a hash mismatch
+    for name, entry in checked.items():   # sizes first (cheap): a truncated file is named as such, not as a hash mismatch
         if file_sha256(folder / name) != entry['sha256']:
             raise CheckpointError(f'{folder}: {name} does not match its sha256 in {MANIFEST}: it changed after the {what} was saved '
                                   f'(damaged on disk, swapped, or tampered with). {again}')
-    extra = [r for r in manifest_files(folder) if r not in m['files']]
+    extra = [r for r in manifest_files(folder) if r not in m['files'] and r not in DOC_FILES]
     if extra: raise CheckpointError(f'{folder} holds file(s) its {MANIFEST} does not list: {", ".join(extra[:5])} (added after it was '
                                     f'saved). Remove them; or, if you trust them, run fifa_nb.model.write_manifest({str(folder)!r}).')
     return m
@@ -1055,18 +1104,6 @@ def check_weights_fit(model:nn.Module, # built from the config (on the 'meta' de
         raise CheckpointError(f'{where} does not fit its config.json: ' + '; '.join(f'{n} {", ".join(v[:3])}' + (' ...' if len(v) > 3 else '')
                               for n, v in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)) if v) + '.')
 
-def save_pretrained(self:FiFaMLLM, path, # the checkpoint folder (created)
-                    overwrite:bool=False, # replace an existing checkpoint folder
-                   ) -> Path:
-    "Write config.json, model.safetensors, the tokenizer and manifest.json into `path`, atomically."
-    from safetensors.torch import save_model
-    def write(tmp):
-        (tmp / 'config.json').write_text(json.dumps(dict(format=CHECKPOINT_FORMAT, **self.config.to_dict()), indent=1))
-        save_model(self, str(tmp / 'model.safetensors'), metadata={'format': 'pt', 'fifa_nb': CHECKPOINT_FORMAT})
-        self.tokenizer.save_pretrained(str(tmp))
-    return write_checkpoint_folder(path, write, overwrite)
-FiFaMLLM.save_pretrained = save_pretrained
-
 SHIPPED_CHECKPOINTS = ('small',)   # trained by scripts/fifa_bench.py, kept in data_samples/checkpoints/
 
 def shipped_checkpoint(name:str='small') -> Path:
@@ -1107,15 +1144,273 @@ def check_buildable(config:FiFaConfig, tokenizer=None, where:str='the config') -
                               'it was edited or written by another version: use the checkpoint as it was published.') from None
     return skeleton
 
-@classmethod
-def from_pretrained(cls, path, # a folder written by save_pretrained, or the name of a shipped checkpoint ('small')
+
+# %% ../nbs/09_model.ipynb #3c930c22
+ADDED_ROWS = ':added_rows'   # suffix of a stored tensor that holds only the rows a resized vocabulary added to a base tensor
+
+def left_out_bases(model:FiFaMLLM) -> dict:
+    """The pretrained bases a checkpoint of `model` can leave out: loaded by name (`from_preset(pretrained=True)`, or a
+    trained-only checkpoint), and frozen by the config (the face encoder with freeze_vision, the LLM under LoRA)."""
+    bases, c = model.pretrained_bases or {}, model.config
+    return {part: info for part, info in bases.items() if (part == 'vision' and c.freeze_vision) or (part == 'llm' and c.lora is not None)}
+
+def _frozen_base_names(model, parts) -> set:
+    "State-dict names of the tensors that come unchanged from the pretrained bases `parts` ('vision', 'llm')."
+    names, out = set(model.state_dict(keep_vars=True)), set()
+    if 'vision' in parts:   # the encoder's own tensors (a conv stem added by fifa_nb is not part of the base)
+        with torch.device('meta'): plain = build_vision(model.config.vision)
+        out |= {f'vision.{k}' for k in plain.state_dict()} & names
+    if 'llm' in parts:      # everything of the LLM except what LoRA added: the adapters and the new tokens' rows
+        out |= {k for k in names if k.startswith('llm.') and 'lora_' not in k and 'trainable_tokens_' not in k}
+    return out
+
+def stored_tensors(model:FiFaMLLM, # a FiFaMLLM (on the 'meta' device is enough)
+                   bases:dict, # the bases left out (`left_out_bases`); {} stores everything
+                  ) -> dict: # stored name -> (state-dict name, first row)
+    """What a checkpoint stores: every tensor once (tied tensors once), except the frozen tensors of the left-out `bases`.
+    Trainable ones are always kept; of a base tensor that grew with the vocabulary, the added rows are kept."""
+    frozen = _frozen_base_names(model, bases)
+    rows, vocab = (bases.get('llm') or {}).get('rows'), model.config.llm.get('vocab_size')
+    out, seen = {}, set()
+    for k, v in model.state_dict(keep_vars=True).items():
+        if id(v) in seen: continue
+        seen.add(id(v))
+        if k not in frozen or v.requires_grad: out[k] = (k, 0)
+        elif rows is not None and k.startswith('llm.') and v.ndim == 2 and v.shape[0] == vocab > rows: out[k + ADDED_ROWS] = (k, rows)
+    return out
+
+def stored_shapes(model:FiFaMLLM, bases:dict) -> dict:
+    "Stored name -> shape of what `stored_tensors` keeps."
+    state = model.state_dict(keep_vars=True)
+    return {n: (state[k].shape[0] - r,) + tuple(state[k].shape[1:]) if r else tuple(state[k].shape) for n, (k, r) in stored_tensors(model, bases).items()}
+
+# %% ../nbs/09_model.ipynb #caac556e
+_HUB_ID = r'[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}'
+
+def is_hub_id(name) -> bool:
+    "Whether `name` reads as a Hugging Face Hub id ('owner/name'; a Path object never does)."
+    return isinstance(name, str) and re.fullmatch(_HUB_ID, name) is not None and '..' not in name and '--' not in name
+
+def _millions(n): return f'{n / 1e6:.2f} M'
+
+_ROW = json_spec('dict', required=('split', 'metric', 'value'), fields=dict(
+    split=json_spec('str', 1, 100), metric=json_spec('str', 1, 100), value=json_spec(('float', 'str')),
+    people=json_spec('str', max=300, null=True), n=json_spec('int', 0, 10 ** 9, null=True), source=json_spec('str', max=300, null=True)))
+CARD_SCHEMA = json_spec('dict', fields=dict(
+    data=json_spec(('str', 'dict'), null=True, values=json_spec('any')),       # where the training data came from (`dataset_provenance`), or a sentence
+    training=json_spec(('str', 'dict'), null=True, values=json_spec('any')),   # the recipe (a TrainConfig dict, or a sentence)
+    results=json_spec('list', max=200, values=_ROW),  # measured figures, each with the split (and people) it was measured on
+    licence=json_spec('str', 1, 100, null=True),      # the licence of these weights (default: fifa_nb's, Apache-2.0)
+    notes=json_spec('str', max=5000, null=True)))
+
+def dataset_provenance(data_dir, # a FiFa-11 build (the folder holding fifa11.json)
+                      ) -> dict:
+    "What a FiFa-11 build's manifest says about its data: sources, licence, and images and people per split (read, never guessed)."
+    path = Path(data_dir) / 'fifa11.json'
+    m = read_json(path, 'dataset manifest', max_bytes=64 * 2 ** 20)
+    if not isinstance(m, dict) or 'splits' not in m: raise FifaError(f'{path} is not the manifest of a FiFa-11 build (no splits).')
+    cfg, ids = m.get('config') or {}, m.get('identities') or {}
+    people = {}
+    for who in ids.values(): people.setdefault(who.get('split'), set()).add(who.get('base') or who.get('key'))
+    return dict(dataset=m.get('format'), manifest_sha256=file_sha256(path), n=cfg.get('n'), seed=cfg.get('seed'),
+                sources=sorted({str(w.get('source')) for w in ids.values()}) or None, licence=cfg.get('licence'),
+                splits={s: dict(images=v.get('items'), samples=v.get('samples'), people=len(people.get(s, ()))) for s, v in m['splits'].items()})
+
+def _yaml_list(xs): return '[' + ', '.join(json.dumps(x) for x in xs) + ']'
+
+def model_card(model:FiFaMLLM, # the model being saved
+               card:dict=None, # facts to state (`CARD_SCHEMA`): data, training, results, licence, notes
+               bases:dict=None, # the pretrained bases the checkpoint leaves out (`left_out_bases`)
+              ) -> str:
+    """A model card (README.md) for a checkpoint: what it is and holds, how to load it, its training data, the figures it was
+    measured at (only those given, with their splits and people), its limits and licence. Nothing unknown is filled in."""
+    card = check_json(dict(card or {}), CARD_SCHEMA, 'card')
+    c, bases = model.config, bases or {}
+    total, trained = (sum(p.numel() for p in model.parameters() if p.requires_grad or not t) for t in (False, True))
+    named = [b for b in (c.vision_pretrained, c.llm_pretrained) if b and is_hub_id(b)]
+    licence = card.get('licence') or 'apache-2.0'
+    out = ['---', 'library_name: fifa_nb', f'license: {licence}', 'tags: [face-forgery-detection, explainability, fifa_nb]']
+    if named: out.append(f'base_model: {_yaml_list(named)}')
+    out += ['---', '', f'# FiFa-MLLM (`{c.preset}` preset)', '',
+            f'A face-forgery explainer made with [fifa_nb](https://github.com/fifa-nb/fifa_nb): a face encoder, an LLM that writes `[SEG]` where it '
+            f'grounds a phrase, and a mask decoder. {_millions(total)} parameters, {_millions(trained)} trainable.',
+            '', '## Files', '']
+    if bases:
+        out.append('Only what was trained is stored (`model.safetensors`: the LoRA adapter, the new tokens\' rows, projector, heads and '
+                   'mask decoder). The frozen base models are loaded by name when the checkpoint is loaded:')
+        out += [''] + [f'- {part}: `{b["name"]}`' + (f' at revision `{b["revision"]}`' if b.get('revision') else ' (no revision recorded: '
+                       'a local folder or the latest)') for part, b in bases.items()]
+    else: out.append('`model.safetensors` holds every weight (no download is needed to load it).')
+    out += ['', '`config.json` (architecture, calibration), the tokenizer, and `manifest.json` (size and sha256 of every file, checked '
+            'when loading) come with it. No pickles: fifa_nb refuses them.', '', '## Load', '', '```python',
+            'from fifa_nb.model import FiFaMLLM', "model = FiFaMLLM.from_pretrained('<this folder or owner/name on the Hub>')",
+            "model.analyze('face.jpg')", '```', '', '## Training data', '']
+    data = card.get('data')
+    if data is None: out.append('Unknown: no provenance was given when this checkpoint was saved.')
+    elif isinstance(data, str): out.append(data)
+    else: out += ['```json', json.dumps(data, indent=1), '```']
+    if card.get('training') is not None:
+        t = card['training']
+        out += ['', '## Training', ''] + ([t] if isinstance(t, str) else ['```json', json.dumps(t, indent=1), '```'])
+    out += ['', '## Measured', '']
+    if card.get('results'):
+        out += ['| split | people | metric | value | n | source |', '|---|---|---|---|---|---|']
+        for r in card['results']:
+            v = f'{r["value"]:.3f}' if isinstance(r['value'], float) else str(r['value'])
+            out.append(f'| {r["split"]} | {r.get("people") or "-"} | {r["metric"]} | {v} | {r.get("n") or "-"} | {r.get("source") or "-"} |')
+    else: out.append('No figures were given when this checkpoint was saved: measure it on people it never saw (`fifa_nb evaluate`, '
+                     '`scripts/bench_generalisation.py`) before trusting it.')
+    cal = c.calibration
+    out += ['', '## Limits', '',
+            '- **Not a forensic tool.** Do not use it to judge real images of real people.',
+            '- **People it never saw.** fifa_nb\'s shipped reference model (`small`) is at chance on unseen people (results/generalisation.md '
+            'in the fifa_nb repository); assume a checkpoint trained the same way is too until it is measured on a person-disjoint split.',
+            '- **Crop and framing.** It reads face crops framed as in training (`fifa_nb.analyze` crops by landmarks). Faces framed '
+            'otherwise (shifted, wider or tighter, mirrored, re-compressed) are a different input: the shipped model is at chance on '
+            're-framed photos, and its steady verdicts under re-framing are \'real\' for nearly everything, not robustness.',
+            '- ' + (f'Scores are calibrated on the {cal.get("split", "val")} split (p(fake) = sigmoid(a * logit + b)).' if cal else
+                    'Scores are not calibrated (`fifa_nb calibrate`): read them as rankings, not probabilities.')]
+    if card.get('notes'): out += ['', card['notes']]
+    out += ['', '## Licence', '', f'These weights: {licence}' + ('' if card.get('licence') else ' (fifa_nb\'s licence; no other was given)') + '.']
+    if bases: out.append('The base models keep their own licences: ' + ', '.join(f'`{b["name"]}`' for b in bases.values()) + ' (see their model cards).')
+    return '\n'.join(out) + '\n'
+
+# %% ../nbs/09_model.ipynb #c8b19c11
+CHECKPOINT_FILES = ('config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json',
+                    'chat_template.jinja', 'README.md')   # what a checkpoint without a manifest is downloaded as
+_BASE = json_spec('dict', required=('name', 'fingerprint'), fields=dict(name=json_spec('str', 1, 500),
+    revision=json_spec('str', pattern=_REVISION, null=True), fingerprint=json_spec('str', pattern='[0-9a-f]{32}'), rows=_int(1, 10 ** 7, null=True)))
+BASES_SCHEMA = json_spec('dict', keys=('vision', 'llm'), values=_BASE, max=2)
+
+@patch
+def save_pretrained(self:FiFaMLLM, path, # the checkpoint folder (created)
+                    overwrite:bool=False, # replace an existing checkpoint folder
+                    full_weights:bool=False, # store the frozen pretrained bases too (a self-contained checkpoint, ~GBs for colab)
+                    card:dict=None, # facts for the model card (`model_card`): data, training, results, licence, notes
+                   ) -> Path:
+    """Write config.json, model.safetensors, the tokenizer, a model card (README.md) and manifest.json into `path`, atomically.
+    A model whose frozen encoder or LLM was loaded by name stores only what was trained (the bases' names, revisions and
+    fingerprints go in the weights' header); a model trained from scratch stores every weight."""
+    from safetensors.torch import save_file, save_model
+    bases = {} if full_weights else left_out_bases(self)
+    text = model_card(self, card, bases)   # checked before anything is written
+    def write(tmp):
+        (tmp / 'config.json').write_text(json.dumps(dict(format=CHECKPOINT_FORMAT, **self.config.to_dict()), indent=1))
+        meta = {'format': 'pt', 'fifa_nb': CHECKPOINT_FORMAT}
+        if not bases: save_model(self, str(tmp / 'model.safetensors'), metadata=meta)
+        else:
+            state = self.state_dict(keep_vars=True)
+            tensors = {n: state[k].detach()[r:].contiguous().clone() if r else state[k].detach().contiguous() for n, (k, r) in stored_tensors(self, bases).items()}
+            meta.update({'fifa_nb.weights': 'trained', 'fifa_nb.bases': json.dumps(bases, sort_keys=True)})
+            save_file(tensors, str(tmp / 'model.safetensors'), metadata=meta)
+        self.tokenizer.save_pretrained(str(tmp))
+        (tmp / 'README.md').write_text(text)
+    return write_checkpoint_folder(path, write, overwrite)
+
+def safetensors_metadata(path) -> dict:
+    "The string metadata of a safetensors file's header ({} when none); a CheckpointError if unreadable."
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), 'pt') as f: return dict(f.metadata() or {})
+    except Exception as e:
+        raise CheckpointError(f'{path} is not a readable safetensors file ({type(e).__name__}: {e}): cut short or damaged. '
+                              'Copy or download the checkpoint again.') from None
+
+def _stored_bases(weights, config) -> dict:
+    "The bases a checkpoint left out, from its weights' header (checked against config.json); {} for a full checkpoint."
+    meta = safetensors_metadata(weights)
+    kind = meta.get('fifa_nb.weights', 'full')
+    if kind == 'full': return {}
+    if kind != 'trained': raise CheckpointError(f'{weights}: unknown kind of weights {kind!r} (written by a newer fifa_nb?).')
+    try: bases = json.loads(meta.get('fifa_nb.bases', ''))
+    except ValueError: raise CheckpointError(f'{weights}: its header names the base models in a form that does not parse.') from None
+    bases = check_json(bases, BASES_SCHEMA, f'{weights} (header: fifa_nb.bases)')
+    for part, b in bases.items():
+        named = config.vision_pretrained if part == 'vision' else config.llm_pretrained
+        if b['name'] != named: raise CheckpointError(f'{weights} was trained on the {part} base {b["name"]!r} but config.json names {named!r}.')
+    if not bases: raise CheckpointError(f'{weights} holds trained weights only but names no base models to load them on.')
+    return bases
+
+def _check_stored_fit(skeleton, bases, shapes, where):
+    "Like `check_weights_fit`, for a trained-only file: exactly the stored tensors (plus, at most, base tensors that were unfrozen)."
+    want, state = stored_shapes(skeleton, bases), skeleton.state_dict(keep_vars=True)
+    missing = [k for k in want if k not in shapes]
+    unexpected = [k for k in shapes if k not in want and k not in state]
+    wrong = [f'{k} {shapes[k]} (the config says {want[k] if k in want else tuple(state[k].shape)})' for k in shapes
+             if (k in want and tuple(want[k]) != shapes[k]) or (k not in want and k in state and tuple(state[k].shape) != shapes[k])]
+    if missing or unexpected or wrong:
+        raise CheckpointError(f'{where} does not fit its config.json: ' + '; '.join(f'{n} {", ".join(v[:3])}' + (' ...' if len(v) > 3 else '')
+                              for n, v in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)) if v) + '.')
+
+def _load_trained(path, config, tokenizer, bases, device, download):
+    "A FiFaMLLM rebuilt on its pretrained bases (loaded by name), then given the trained tensors of `path/model.safetensors`."
+    from safetensors.torch import load_file
+    cfg = replace(config)
+    try: model = _build(cfg, tokenizer, pretrained=True, download=download)
+    except FifaError as e:
+        raise CheckpointError(f'{path} holds only what was trained; its base models must be loaded by name, and that failed: {e}') from None
+    for part, b in bases.items():
+        now = model.pretrained_bases[part]
+        same_arch = (cfg.vision == config.vision) if part == 'vision' else (cfg.llm == config.llm)
+        if now['fingerprint'] != b['fingerprint'] or not same_arch:
+            raise CheckpointError(f'{path}: the {part} base {b["name"]!r} loads with other weights than the ones this checkpoint was trained '
+                                  f'on (revision then: {b.get("revision") or "not recorded"}; now: {now.get("revision") or "not recorded"}). '
+                                  'Load the base at the revision the checkpoint names, or use a checkpoint saved with full_weights=True.')
+    state = model.state_dict(keep_vars=True)
+    with torch.no_grad():
+        for name, t in load_file(str(path / 'model.safetensors')).items():
+            if name.endswith(ADDED_ROWS): state[name[:-len(ADDED_ROWS)]][bases['llm']['rows']:].copy_(t)
+            else: state[name].copy_(t)
+    return model.to(device) if device is not None else model
+
+def download_checkpoint(repo_id:str, # 'owner/name' on the Hugging Face Hub
+                        revision:str=None, # a branch, tag or commit (default: main)
+                        download:bool=True, # False: only the local Hugging Face cache is read (no network)
+                        cache_dir=None, # the Hugging Face cache folder (default: huggingface_hub's)
+                        token=None, # for private repositories
+                       ) -> Path:
+    """The folder of a checkpoint on the Hub, in the local cache: its manifest first, then exactly the files the manifest lists
+    (nothing else: no pickles, no stray files), all from one commit. `from_pretrained` then checks them like a local folder."""
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import (LocalEntryNotFoundError, RemoteEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError, HFValidationError)
+    kw = dict(cache_dir=cache_dir, token=token, local_files_only=not download)
+    where = f'{repo_id!r}' + (f' (revision {revision!r})' if revision else '')
+    try:
+        try: man = Path(hf_hub_download(repo_id, MANIFEST, revision=revision, **kw))
+        except RemoteEntryNotFoundError: man = None
+        if man is None:
+            warnings.warn(f'{where} on the Hub has no {MANIFEST}: its files cannot be checked against one.', ManifestWarning, stacklevel=3)
+            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(CHECKPOINT_FILES), **kw))
+        files = check_json(read_json(man, 'checkpoint manifest', CheckpointError, 64 * 2 ** 20), MANIFEST_SCHEMA, f'{where}/{MANIFEST}')['files']
+        return Path(snapshot_download(repo_id, revision=man.parent.name, allow_patterns=[MANIFEST, *files], **kw))   # the manifest's commit
+    except RepositoryNotFoundError:
+        raise CheckpointError(f'{repo_id!r} is not a folder here ({os.getcwd()}) and no model of that name is on the Hugging Face Hub '
+                              '(or it is private: pass token=). Check the spelling.') from None
+    except RevisionNotFoundError: raise CheckpointError(f'{repo_id!r} has no revision {revision!r} on the Hub.') from None
+    except LocalEntryNotFoundError:
+        raise CheckpointError(f'{repo_id!r} is not a folder here ({os.getcwd()}), and the Hub model of that name is not in the local '
+                              'Hugging Face cache' + (' (download=False)' if not download else ' and could not be downloaded (offline?)') +
+                              '. Give the path of a local checkpoint folder, or connect and pass download=True.') from None
+    except (HFValidationError, OSError) as e:
+        raise CheckpointError(f'{where}: the Hub download failed ({type(e).__name__}: {_short(str(e))}).') from None
+
+@patch(cls_method=True)
+def from_pretrained(cls:FiFaMLLM, path, # a checkpoint folder, a Hub id ('owner/name'), or a shipped checkpoint ('small')
                     device=None, # where to put the model (default: CPU)
                     dtype=None, # e.g. torch.bfloat16
+                    revision:str=None, # for a Hub id: a branch, tag or commit
+                    download:bool=True, # may download: a Hub id, and the base models a trained-only checkpoint names (False: local files only)
+                    cache_dir=None, # the Hugging Face cache folder (default: huggingface_hub's)
+                    token=None, # for private Hub repositories
                    ) -> FiFaMLLM:
-    "Load a checked checkpoint folder (safetensors only) into a FiFaMLLM that gives identical outputs."
+    """Load a checked checkpoint (safetensors only) into a FiFaMLLM that gives identical outputs. A folder that exists is read
+    as a folder; otherwise 'owner/name' is a Hub id (downloaded into the cache and checked the same way)."""
     from safetensors.torch import load_model
     from transformers import AutoTokenizer
     if isinstance(path, str) and path in SHIPPED_CHECKPOINTS and not Path(path).exists(): path = shipped_checkpoint(path)
+    if is_hub_id(path) and not Path(path).expanduser().exists(): path = download_checkpoint(path, revision, download, cache_dir, token)
+    elif revision is not None: raise FifaError(f'revision= is for Hub ids; {str(path)!r} is read as a local folder.')
     path = Path(path).expanduser()
     raw = checkpoint_config(path, CHECKPOINT_FORMAT, 'fifa_nb checkpoint', CONFIG_SCHEMA)
     try: config = FiFaConfig.from_dict(raw)
@@ -1127,7 +1422,12 @@ def from_pretrained(cls, path, # a folder written by save_pretrained, or the nam
     # the architecture is built and run on the 'meta' device first, and checked against the file's header: a config the
     # classes cannot build or run, or that does not fit the weights (or asks for a giant model), is refused before any
     # memory is spent on it
-    check_weights_fit(check_buildable(config, tokenizer, f'{path}/config.json'), safetensors_shapes(weights), weights)
+    skeleton, bases = check_buildable(config, tokenizer, f'{path}/config.json'), _stored_bases(weights, config)
+    if bases:   # only what was trained: the bases are loaded by name, checked against their fingerprints, then the file fills in the rest
+        _check_stored_fit(skeleton, bases, safetensors_shapes(weights), weights)
+        model = _load_trained(path, config, tokenizer, bases, device, download)
+        return (model.to(dtype) if dtype is not None else model).eval()
+    check_weights_fit(skeleton, safetensors_shapes(weights), weights)
     # built for real (random init, then overwritten): buffers that checkpoints do not hold (rotary frequencies, ...)
     # are then computed by the classes themselves, whatever their version
     model = _build(config, tokenizer, pretrained=False, device=device)
@@ -1139,7 +1439,81 @@ def from_pretrained(cls, path, # a folder written by save_pretrained, or the nam
         raise CheckpointError(f'{path}/model.safetensors does not fit its config: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}.')
     if dtype is not None: model = model.to(dtype)
     return model.eval()
-FiFaMLLM.from_pretrained = from_pretrained
+
+# %% ../nbs/09_model.ipynb #ea525eac
+def save_tiny_bases(folder, # where to write `clip/` and `llm/` (created)
+                    resize:bool=False, # give the LLM a tokenizer without fifa_nb's tokens, so that loading it grows the vocabulary
+                    seed:int=0,
+                   ) -> tuple: # (vision folder, LLM folder): pass them as vision_pretrained= and llm_pretrained=
+    """Tiny random stand-ins for the pretrained bases of `colab` (a CLIP encoder; a Llama LM with its tokenizer), saved as Hugging
+    Face folders: `from_preset(..., pretrained=True)`, trained-only checkpoints and the Hub round trip run on them in seconds, offline."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    if resize:   # a character-level tokenizer that knows none of our tokens (nor a pad token), like most pretrained LLMs
+        from tokenizers import Tokenizer, models, pre_tokenizers
+        chars = ['<unk>', '<s>', '</s>'] + sorted(set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;?!\'"()-[]<>/_'))
+        backend = Tokenizer(models.BPE({c: i for i, c in enumerate(chars)}, [], unk_token='<unk>'))
+        backend.pre_tokenizer = pre_tokenizers.Whitespace()
+        tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token='<s>', eos_token='</s>', unk_token='<unk>')
+    else: tok = default_tokenizer()
+    with _no_progress_bars():
+        CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=64,
+                                         patch_size=16)).save_pretrained(folder / 'clip')
+        LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                                     num_key_value_heads=2, max_position_embeddings=512)).save_pretrained(folder / 'llm')
+        tok.save_pretrained(str(folder / 'llm'))
+    return folder / 'clip', folder / 'llm'
+
+# %% ../nbs/09_model.ipynb #353ad8c0
+@patch
+def push_to_hub(self:FiFaMLLM, repo_id:str, # 'owner/name' on the Hugging Face Hub (created if missing)
+                private:bool=None, # make a new repository private
+                token=None, # a Hub token (default: the one `hf auth login` saved)
+                revision:str=None, # the branch to push to (default: main)
+                commit_message:str=None,
+                create_pr:bool=False, # open a pull request instead of pushing to the branch
+                card:dict=None, # facts for the model card (see `save_pretrained`)
+                full_weights:bool=False, # also upload the frozen bases (see `save_pretrained`)
+                api=None, # an `huggingface_hub.HfApi` (default), or a stand-in with create_repo and upload_folder (`LocalHub`)
+               ):
+    "Upload the model to the Hub (a network call): the folder `save_pretrained` writes (manifest and model card included), one commit."
+    if not is_hub_id(repo_id): raise FifaError(f'{repo_id!r} is not a Hub id: write it as "owner/name" (your user or organisation name, a slash, a model name).')
+    if api is None:
+        from huggingface_hub import HfApi
+        api = HfApi(token=token)
+    with tempfile.TemporaryDirectory() as d:
+        folder = self.save_pretrained(Path(d) / 'checkpoint', card=card, full_weights=full_weights)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        return api.upload_folder(repo_id=repo_id, folder_path=str(folder), revision=revision, create_pr=create_pr,
+                                 commit_message=commit_message or f'Upload FiFa-MLLM ({self.config.preset} preset) with fifa_nb')
+
+class LocalHub:
+    """A folder standing in for the Hugging Face Hub, for lessons and tests without an account or network: `push_to_hub(api=hub)`
+    commits into it, laid out as huggingface_hub's cache, and `from_pretrained(id, cache_dir=hub.cache_dir, download=False)` reads
+    it back through huggingface_hub's own cache lookup."""
+    def __init__(self, cache_dir): self.cache_dir = Path(cache_dir)
+    def _repo(self, repo_id): return self.cache_dir / ('models--' + repo_id.replace('/', '--'))
+    def create_repo(self, repo_id, private=None, exist_ok=False, **kw):
+        repo = self._repo(repo_id)
+        if repo.exists() and not exist_ok: raise FifaError(f'{repo_id} exists in the local hub.')
+        (repo / 'refs').mkdir(parents=True, exist_ok=True)
+        return f'local-hub://{repo_id}'
+    def upload_folder(self, repo_id, folder_path, revision=None, commit_message=None, create_pr=False, **kw):
+        "One commit: the files of the branch's last commit, with `folder_path`'s files added or replaced."
+        repo, branch = self._repo(repo_id), revision or 'main'
+        files = {}
+        if (repo / 'refs' / branch).exists():
+            old = repo / 'snapshots' / (repo / 'refs' / branch).read_text()
+            files = {p.relative_to(old).as_posix(): p.read_bytes() for p in old.rglob('*') if p.is_file()}
+        files.update({p.relative_to(folder_path).as_posix(): p.read_bytes() for p in Path(folder_path).rglob('*') if p.is_file()})
+        h = hashlib.sha1(json.dumps(sorted([k, hashlib.sha256(v).hexdigest()] for k, v in files.items())).encode() +
+                         (commit_message or '').encode() + str(len(list((repo / 'snapshots').glob('*')))).encode()).hexdigest()
+        for rel, data in files.items():
+            (repo / 'snapshots' / h / rel).parent.mkdir(parents=True, exist_ok=True)
+            (repo / 'snapshots' / h / rel).write_bytes(data)
+        (repo / 'refs' / branch).write_text(h)
+        return h
 
 # %% ../nbs/09_model.ipynb #ddb49e1c
 def parameter_counts(model:nn.Module) -> dict:

@@ -288,3 +288,129 @@ def test_a_bad_train_config_json_is_refused(run, tmp_path):
     with pytest.raises(CheckpointError, match="variant must be a string, one of 'fifa'"): read_train_config(out)
     (out / 'train_config.json').write_text(json.dumps(dict(d, model={'llm': {'model_type': 'llama', 'hidden_size': 10 ** 7}})))
     with pytest.raises(CheckpointError, match='model.llm'): read_train_config(out)
+
+
+# ------------------------------------------------------------------ trained-only checkpoints of pretrained-style models (issue 18)
+
+def _pretrained_style(folder, resize=False, seed=0):
+    "A tiny model built on pretrained-style bases (stand-ins saved to folders, loaded by name), its trainable tensors moved."
+    from fifa_nb.model import save_tiny_bases
+    clip, llm = save_tiny_bases(folder, resize=resize)
+    model = FiFaMLLM.from_preset('tiny', pretrained=True, vision_pretrained=str(clip), llm_pretrained=str(llm), freeze_vision=True,
+                                 lora=dict(r=4, alpha=8, dropout=0.0, targets=['q_proj', 'v_proj']), seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():   # stands in for training (LoRA's B starts at zero: the round trip must carry real values)
+        for p in model.parameters():
+            if p.requires_grad: p.add_(0.01 * torch.randn(p.shape, generator=g))
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def pretrained_style(tmp_path_factory):
+    root = tmp_path_factory.mktemp('pre')
+    model = _pretrained_style(root / 'bases')
+    return model, root, model.save_pretrained(root / 'trained'), model.save_pretrained(root / 'full', full_weights=True)
+
+
+def _batch(model):
+    from fifa_nb.model import example_samples
+    return model.collate(example_samples(n_fakes=1, size=64)[:3])
+
+
+def _same_outputs(a, b):
+    batch = _batch(a)
+    with torch.no_grad(): o1, o2 = a.eval()(**batch), b.eval()(**batch)
+    return torch.equal(o1['logits'], o2['logits']) and all(torch.equal(x, y) for x, y in zip(o1['mask_logits'], o2['mask_logits']))
+
+
+def test_a_pretrained_style_checkpoint_stores_only_what_was_trained(pretrained_style):
+    from peft import get_peft_model_state_dict
+    from fifa_nb.model import safetensors_shapes, safetensors_metadata
+    model, root, trained, full = pretrained_style
+    stored = safetensors_shapes(trained / 'model.safetensors')
+    assert not any(k.startswith('vision.') for k in stored)            # the frozen encoder is loaded by name
+    llm = [k for k in stored if k.startswith('llm.')]
+    assert llm and all('lora_' in k or 'trainable_tokens_' in k for k in llm)
+    assert len(llm) == len(get_peft_model_state_dict(model.llm))       # the same tensors peft itself would save as the adapter
+    own = {k for k, v in model.state_dict().items() if not k.startswith(('vision.', 'llm.'))}
+    assert own <= set(stored)                                           # projector, heads, mask decoder (frozen buffers included)
+    assert (trained / 'model.safetensors').stat().st_size < 0.5 * (full / 'model.safetensors').stat().st_size
+    meta = safetensors_metadata(trained / 'model.safetensors')
+    assert meta['fifa_nb.weights'] == 'trained' and json.loads(meta['fifa_nb.bases'])['llm']['name'] == str(root / 'bases' / 'llm')
+    assert 'fifa_nb.weights' not in safetensors_metadata(full / 'model.safetensors')
+    assert {'README.md', 'manifest.json'} <= {p.name for p in trained.iterdir()}
+
+
+def test_trained_only_and_full_checkpoints_load_identically(pretrained_style):
+    model, root, trained, full = pretrained_style
+    again = _load(trained)
+    assert again.pretrained_bases['llm']['fingerprint'] == model.pretrained_bases['llm']['fingerprint']
+    assert _same_outputs(model, again) and _same_outputs(model, _load(full))
+    from safetensors.torch import load_file
+    from fifa_nb.model import safetensors_metadata
+    resaved = again.save_pretrained(root / 'resaved')   # a loaded trained-only model saves trained-only again, the same tensors
+    t1, t2 = (load_file(str(f / 'model.safetensors')) for f in (trained, resaved))
+    assert t1.keys() == t2.keys() and all(torch.equal(t1[k], t2[k]) for k in t1)
+    assert safetensors_metadata(trained / 'model.safetensors') == safetensors_metadata(resaved / 'model.safetensors')
+
+
+def test_a_changed_or_missing_base_is_refused_and_a_full_checkpoint_needs_none(pretrained_style, tmp_path):
+    from fifa_nb.model import save_tiny_bases
+    model, root, trained, full = pretrained_style
+    ck = Path(shutil.copytree(trained, tmp_path / 'trained'))
+    base = root / 'bases' / 'llm'
+    shutil.move(str(base), str(tmp_path / 'kept'))
+    try:
+        with pytest.raises(CheckpointError, match='holds only what was trained; its base models must be loaded by name'):
+            FiFaMLLM.from_pretrained(ck, download=False)
+        assert _same_outputs(model, _load(full))   # self-contained
+        save_tiny_bases(tmp_path / 'other', seed=3); shutil.move(str(tmp_path / 'other' / 'llm'), str(base))
+        with pytest.raises(CheckpointError, match='loads with other weights than the ones this checkpoint was trained on'):
+            FiFaMLLM.from_pretrained(ck)
+    finally:
+        if base.exists(): shutil.rmtree(base)
+        shutil.move(str(tmp_path / 'kept'), str(base))
+
+
+def test_added_vocabulary_rows_are_stored(tmp_path):
+    "A base LLM whose tokenizer lacks our tokens grows its embeddings; the grown rows (pad: random init) are stored, so loading is exact."
+    from fifa_nb.model import safetensors_shapes, ADDED_ROWS
+    model = _pretrained_style(tmp_path / 'bases', resize=True)
+    rows = model.pretrained_bases['llm']['rows']
+    assert len(model.tokenizer) > rows
+    shapes = safetensors_shapes(model.save_pretrained(tmp_path / 'ck') / 'model.safetensors')
+    added = {k: v for k, v in shapes.items() if k.endswith(ADDED_ROWS)}
+    assert added and all(v[0] == len(model.tokenizer) - rows for v in added.values())
+    assert _same_outputs(model, _load(tmp_path / 'ck'))
+
+
+def test_trained_only_headers_and_shapes_are_checked(pretrained_style, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from fifa_nb.model import safetensors_metadata
+    model, root, trained, full = pretrained_style
+    ck = Path(shutil.copytree(trained, tmp_path / 'trained'))
+    w = ck / 'model.safetensors'
+    tensors, meta = load_file(str(w)), safetensors_metadata(w)
+    def rewrite(t, m):
+        save_file(t, str(w), metadata=m); write_manifest(ck)
+    rewrite(tensors, dict(meta, **{'fifa_nb.bases': json.dumps({'llm': {'name': 'evil/model', 'fingerprint': '0' * 32}})}))
+    with pytest.raises(CheckpointError, match="trained on the llm base 'evil/model' but config.json names"): FiFaMLLM.from_pretrained(ck)
+    rewrite(tensors, dict(meta, **{'fifa_nb.bases': '{"llm": {"name": 3, "fingerprint": "' + '0' * 32 + '"}}'}))
+    with pytest.raises(CheckpointError, match='llm.name must be a string'): FiFaMLLM.from_pretrained(ck)
+    rewrite({k: v for k, v in tensors.items() if 'lora_A' not in k}, meta)
+    with pytest.raises(CheckpointError, match='does not fit its config.json: missing .*lora_A'): FiFaMLLM.from_pretrained(ck)
+    rewrite(dict(tensors, **{'llm.extra': torch.zeros(2)}), meta)
+    with pytest.raises(CheckpointError, match='unexpected llm.extra'): FiFaMLLM.from_pretrained(ck)
+
+
+def test_a_random_init_colab_model_or_a_trained_from_scratch_one_keeps_full_weights():
+    from fifa_nb.model import left_out_bases
+    assert left_out_bases(FiFaMLLM.from_preset('tiny')) == {}
+    assert left_out_bases(FiFaMLLM.from_preset('colab', device='meta')) == {}   # its bases are random here, not the named ones
+
+
+def test_a_model_card_that_was_edited_only_warns(ckpt):
+    (ckpt / 'README.md').write_text('# edited on the Hub\n')
+    with pytest.warns(ManifestWarning, match='README.md changed since'): FiFaMLLM.from_pretrained(ckpt)
+    (ckpt / 'README.md').unlink()
+    with pytest.warns(ManifestWarning, match='README.md is missing'): FiFaMLLM.from_pretrained(ckpt)
