@@ -307,7 +307,7 @@ def _pick_face(boxes, backend, image, min_face_size, hint=""):
     return best
 
 # %% ../nbs/01_landmarks.ipynb #b239172a
-DLIB_MIN_SCORE = 0.3  # dlib HOG detections scoring lower are ignored (false faces score ~0-0.2 on the samples)
+DLIB_MIN_SCORE = 0.3  # dlib HOG detections scoring lower are ignored (a false face, the astronaut's mission patch, scores below it)
 
 def _dlib_model_file(model_path=None):
     "Path of the 68-point predictor, or a message saying why there is none."
