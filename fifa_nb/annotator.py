@@ -100,6 +100,8 @@ DIFF_SCALES = dict(
     edge=10.0,       # colour: a difference on an edge this strong (L units per px) counts half (JPEG and resampling hit edges)
     texture=20.0,    # texture: |log ratio| of local fine-texture energy x this
     flow=0.02,       # geometry: a displacement of this share of the image's scale scores 5 (the MIN_DELTA_E level)
+    structure=2.0,   # geometry counts fully where the local edge strength (L units per px, pooled over 0.1 IOD) reaches this:
+                     # optical flow is noise on flat skin, neck and background (resampled real photos were called warped there)
 )
 
 class NotAlignedError(FifaError, ValueError):
@@ -141,7 +143,7 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     - **texture**: the |log ratio| of local fine-texture energy (smoothing, added wrinkles), after dividing
       out its global change (JPEG and noise change texture everywhere);
     - **geometry**: the length of the optical flow from real to fake (warps move pixels without changing
-      their colour much)."""
+      their colour much), trusted only where the picture has edges to follow (`DIFF_SCALES["structure"]`)."""
     real, fake = _same_size(load_image(real), load_image(fake))
     scale = scale or min(real.shape[:2]) / 4
     f_lab = to_lab(fake)
@@ -162,7 +164,8 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     gain = float(np.median(tf) / max(np.median(tr), 1e-3))              # global softening (JPEG) or roughening (noise)
     tex = DIFF_SCALES['texture'] * np.abs(np.log((tf + c) / (gain * tr + c)))
     flow = _flow(matched.astype(np.uint8), fake)
-    geo = 5.0 * np.linalg.norm(flow, axis=-1) / (DIFF_SCALES['flow'] * scale)
+    trust = np.clip(cv2.GaussianBlur(edge, (0, 0), max(1.0, 0.1 * scale)) / DIFF_SCALES['structure'], 0, 1)   # flow needs structure
+    geo = trust * 5.0 * np.linalg.norm(flow, axis=-1) / (DIFF_SCALES['flow'] * scale)
     return Difference(col.astype(np.float32), tex.astype(np.float32), geo.astype(np.float32), flow, matched, degradation, degraded)
 
 def difference_map(real, fake, scale=None) -> np.ndarray:

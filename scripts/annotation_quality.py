@@ -43,7 +43,7 @@ def main():
     with open(csv_path, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     text = (f'# Annotation quality ({len(rows)} rows, {args.seeds} seeds, {time.perf_counter() - t:.0f} s)\n\n'
-            f'Faces: {on}.\n\n'
+            f'Made by `python {" ".join(sys.argv)}`. Faces: {on}.\n\n'
             f'Default rule: {DEFAULT_RULE}. Cells: mean mask IoU | concept precision/recall | % called fake.\n\n'
             '## Per family\n\n' + quality_table(rows, 'family') + '\n\n## Per method\n\n' + quality_table(rows, 'method') + '\n')
     md_path.write_text(text)
