@@ -216,11 +216,14 @@ def _cmd_train(args):
     if args.resume:   # the recipe comes from the run itself; the command line may only change what resuming allows
         saved = read_train_config(args.out).to_dict() if (Path(args.out) / 'train_config.json').exists() else None
         if saved is not None: config = TrainConfig(**{**saved, **{k: v for k, v in over.items() if k in ('steps', 'save_every', 'log_every', 'max_minutes')}})
-    print(f'fifa_nb train: {len(data)} training samples from {args.data}; preset {config.preset}, {config.steps} steps of '
-          f'{config.batch_size} x {config.grad_accum}; run folder {args.out}', file=sys.stderr)
+    main_process = os.environ.get('RANK', '0') == '0'   # under `accelerate launch` every process runs this command: one speaks
+    if main_process:
+        print(f'fifa_nb train: {len(data)} training samples from {args.data}; preset {config.preset}, {config.steps} steps of '
+              f'{config.batch_size} x {config.grad_accum}; run folder {args.out}', file=sys.stderr)
     with _StopSignals():
         model = train(data, args.out, config, resume=args.resume, progress=not args.quiet)
     st = model.train_state
+    if not main_process: return
     if st['stopped']: print(f"stopped at step {st['step']} ({st['stopped']}): checkpoint {checkpoints(args.out)[-1]}; "
                             f"continue with the same command and --resume")
     else: print(f"trained {st['step']} steps: model in {Path(args.out) / 'model'} (FiFaMLLM.from_pretrained), log in {Path(args.out) / 'log.jsonl'}")
@@ -431,7 +434,7 @@ def _parser():
     t.add_argument('--out', required=True, help='the run folder (log.jsonl, checkpoints/, model/)')
     t.add_argument('--resume', action='store_true', help='continue the run in --out from its newest checkpoint')
     t.add_argument('--steps', type=_number(1, 10 ** 9, whole=True), help='optimizer steps (default 2000)')
-    t.add_argument('--batch-size', type=_number(1, 65536, whole=True), help='samples per step and process (default 8)')
+    t.add_argument('--batch-size', type=_number(1, 65536, whole=True), help='samples per step, all processes together: each of N processes takes batch-size/N (default 8)')
     t.add_argument('--grad-accum', type=_number(1, 65536, whole=True), help='micro-batches per step (default 1)')
     t.add_argument('--lr', type=_number(0, 10, low_open=True), help='peak learning rate (default 3e-4)')
     t.add_argument('--warmup', type=_number(0, 10 ** 9, whole=True), help='warm-up steps (default 100)')

@@ -6,7 +6,7 @@
 __all__ = ['read_part', 'merge_parts']
 
 # %% ../nbs/05c_parts.ipynb #9e70e24c
-import json, os, shutil, time
+import json, os, shutil, sys, time
 from pathlib import Path
 from .core import FifaError, atomic_write_json, file_sha256, read_json
 from .batch import check_inside, inside_root
@@ -88,7 +88,7 @@ def merge_parts(out_dir, # the dataset folder to write (new, empty, or a build t
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(f / '_work' / 'shards' / f'{k:05d}', tmp)
             os.replace(tmp, shards / f'{k:05d}')
-    if progress: print('joining the shards into splits; writing Arrow and Parquet')
+    if progress: print('joining the shards into splits; writing Arrow and Parquet', file=sys.stderr)
     ds, bars = _datasets(), None
     if not progress: bars = ds.is_progress_bar_enabled(); ds.disable_progress_bars()
     try: return _finish_build(out, config, plan, n_shards, dict(shards_built=0, merged_parts=count), t0)

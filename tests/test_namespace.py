@@ -22,7 +22,7 @@ def _notebook(path):
 
 MODULES = [p.stem for p in sorted((p for p in PKG.glob('*.py') if p.stem not in SKIP), key=_notebook)]
 # Mark a module's cases with xfail here only while another change is known to fix it, with that change as the reason.
-XFAIL = {'model': 'model.py converts to @patch in the same change'}
+XFAIL = {}
 
 
 def _params():

@@ -66,22 +66,21 @@ def test_sample_data_reach_the_installed_package(tmp_path):
     assert int(out.stdout.split()[0]) > 1000, out.stdout
 
 def test_tutorials_are_colab_ready():
-    """Each tutorial: an Open-in-Colab badge for its own file at the project's repository, a guarded install cell flagged
-    #| internet that keeps Colab's torch (it installs fifa_nb only when missing, never torch), and a GPU check."""
-    import json, tomllib
-    repo = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['urls']['Repository'].rstrip('/')
-    slug = repo.split('github.com/')[1]
+    """Each tutorial: a guarded install cell flagged for our tests to skip (#| eval: false or #| internet) that installs
+    fifa_nb only when missing, from the address the user fills in (REPO_URL: there is no public address, so none is
+    written in), never reinstalling Colab's torch; no Colab badge pointing at an invented repository; and a GPU check."""
+    import json
     tutorials = sorted((ROOT / 'tutorials').glob('[!_.]*.ipynb'))
     assert len(tutorials) >= 5, tutorials
     text = lambda c: ''.join(c['source'])
     for nb in tutorials:
         cells = json.loads(nb.read_text())['cells']
-        badge = f'https://colab.research.google.com/github/{slug}/blob/main/tutorials/{nb.name}'
-        assert any(badge in text(c) for c in cells[:2] if c['cell_type'] == 'markdown'), f'{nb.name}: no Colab badge for {badge}'
+        assert not any('colab.research.google.com/github/' in text(c) for c in cells), f'{nb.name}: a badge for a repository that may not exist'
         installs = [text(c) for c in cells if c['cell_type'] == 'code' and 'pip' in text(c) and 'install' in text(c)]
         assert installs, f'{nb.name}: no install cell'
         for code in installs:
-            assert code.startswith('#| internet'), f'{nb.name}: the install cell must be flagged #| internet'
-            assert "find_spec('fifa_nb') is None" in code and repo in code, f'{nb.name}: unguarded install, or another address'
+            assert code.startswith(('#| internet', '#| eval: false')), f'{nb.name}: the install cell must be skipped by the tests'
+            assert "find_spec('fifa_nb') is None" in code, f'{nb.name}: unguarded install'
+            assert 'REPO_URL' in code and 'github.com/' not in code, f'{nb.name}: install from the address the user fills in'
             assert 'torch' not in code.split("find_spec('fifa_nb') is None", 1)[1], f'{nb.name}: the install must keep Colab torch'
         assert any('cuda.is_available()' in text(c) for c in cells if c['cell_type'] == 'code'), f'{nb.name}: no GPU check'
