@@ -1232,7 +1232,7 @@ def model_card(model:FiFaMLLM, # the model being saved
     out = ['---', 'library_name: fifa_nb', f'license: {licence}', 'tags: [face-forgery-detection, explainability, fifa_nb]']
     if named: out.append(f'base_model: {_yaml_list(named)}')
     out += ['---', '', f'# FiFa-MLLM (`{c.preset}` preset)', '',
-            f'A face-forgery explainer made with [fifa_nb](https://github.com/fifa-nb/fifa_nb): a face encoder, an LLM that writes `[SEG]` where it '
+            f'A face-forgery explainer made with fifa_nb: a face encoder, an LLM that writes `[SEG]` where it '
             f'grounds a phrase, and a mask decoder. {_millions(total)} parameters, {_millions(trained)} trainable.',
             '', '## Files', '']
     if bases:
