@@ -1177,6 +1177,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fifa_nb.train.augment_sample': ('train.html#augment_sample', 'fifa_nb/train.py'),
                                'fifa_nb.train.checkpoints': ('train.html#checkpoints', 'fifa_nb/train.py'),
                                'fifa_nb.train.coarse_style': ('train.html#coarse_style', 'fifa_nb/train.py'),
+                               'fifa_nb.train.data_provenance': ('train.html#data_provenance', 'fifa_nb/train.py'),
                                'fifa_nb.train.lisa_style': ('train.html#lisa_style', 'fifa_nb/train.py'),
                                'fifa_nb.train.load_trainer_state': ('train.html#load_trainer_state', 'fifa_nb/train.py'),
                                'fifa_nb.train.lr_factor': ('train.html#lr_factor', 'fifa_nb/train.py'),

@@ -6,10 +6,10 @@
 __all__ = ['DEFAULT_TASK_WEIGHTS', 'VARIANTS', 'AUGMENT', 'TRAIN_CONFIG_SCHEMA', 'SCHEDULER_SCHEMA', 'TRAINER_STATE_SCHEMA',
            'OPTIMIZER_SCHEMA', 'PLUGIN_STATE', 'TrainConfig', 'lr_factor', 'TaskMixer', 'augment_sample', 'lisa_style',
            'coarse_style', 'save_weights', 'save_checkpoint', 'load_trainer_state', 'read_train_config', 'checkpoints',
-           'train_loader', 'train', 'read_log', 'plot_history', 'LivePlot']
+           'data_provenance', 'train_loader', 'train', 'read_log', 'plot_history', 'LivePlot']
 
 # %% ../nbs/10_train.ipynb #cb5e78bf
-import contextlib, json, math, os, re, shutil, tempfile, time, warnings
+import contextlib, json, math, os, re, shutil, sys, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from .core import FifaError, OutputExistsError, _short, atomic_write_json, atomic_write_text, read_json, set_seed
 from .tasks import TASKS, Sample
-from .model import (FiFaMLLM, FiFaConfig, _to, write_checkpoint_folder, verify_manifest, check_json, json_spec,
+from .model import (FiFaMLLM, FiFaConfig, _to, write_checkpoint_folder, verify_manifest, check_json, json_spec, dataset_provenance,
                            CheckpointError, CONFIG_SCHEMA)
 
 # %% ../nbs/10_train.ipynb #36fe454c
@@ -42,7 +42,7 @@ class TrainConfig:
     warmup: int = 100               # linear warm-up steps
     schedule: str = 'cosine'        # after warm-up: 'cosine' or 'linear' decay to 0, or 'constant'
     clip_grad: float = 1.0          # max gradient norm (0: no clipping)
-    mixed_precision: str = 'auto'   # 'no', 'bf16', 'fp16', or 'auto' (bf16 on a GPU that has it, else 'no')
+    mixed_precision: str = 'auto'   # 'no', 'bf16', 'fp16', or 'auto' (bf16 on a GPU that computes in it, fp16 on an older GPU, 'no' on the CPU)
     seed: int = 0
     task_weights: dict = field(default_factory=lambda: dict(DEFAULT_TASK_WEIGHTS))
     save_every: int = 500           # checkpoint every this many steps (and at the end, or when stopped)
@@ -315,14 +315,15 @@ def _set_rng_state(path, process:int=0):
 
 def save_weights(model:FiFaMLLM, path, # the model folder to write (replaced if there)
                  weights:dict=None, # a full state dict gathered by `accelerator.get_state_dict` (FSDP, ZeRO-3); None: the model's own
+                 card:dict=None, # facts for the model card (`model_card` in `09_model`): data, training, ...
                 ) -> Path:
     "`model.save_pretrained(path)`, or, when its parameters are shards, a CPU copy of it holding the gathered `weights`."
-    if weights is None: return model.save_pretrained(path, overwrite=True)
+    if weights is None: return model.save_pretrained(path, overwrite=True, card=card)
     from fifa_nb.model import _build
     with torch.random.fork_rng(devices=[]):   # building the copy draws random numbers: the run's own stream must not move
         copy = _build(FiFaConfig.from_dict(model.config.to_dict()), model.tokenizer)
     copy.load_state_dict({k: v.cpu() for k, v in weights.items()}, strict=True)
-    return copy.save_pretrained(path, overwrite=True)
+    return copy.save_pretrained(path, overwrite=True, card=card)
 
 PLUGIN_STATE = 'accelerate_state'   # a checkpoint's folder of DeepSpeed/FSDP model and optimizer shards (written by `accelerator.save_state`)
 
@@ -386,8 +387,21 @@ def _row_ce(logits, labels):
     return (ce.sum(1) / n).detach().cpu()
 
 def _mixed_precision(choice):
+    "The precision 'auto' means here: bf16 on a GPU that computes in it, fp16 on an older GPU (a T4 only emulates bf16, slowly), none on the CPU."
     if choice != 'auto': return choice
-    return 'bf16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'no'
+    if not torch.cuda.is_available(): return 'no'
+    return 'bf16' if torch.cuda.is_bf16_supported(including_emulation=False) else 'fp16'
+
+def data_provenance(data) -> dict:
+    """Where training data came from, read from the manifest of the FiFa-11 build whose Arrow files back it (`dataset_provenance`),
+    with the number of rows trained on; None (unknown) for a list of samples or a dataset that no build's files back."""
+    if isinstance(data, TaskMixer): data = data.data
+    for f in getattr(data, 'cache_files', None) or []:   # a datasets.Dataset from `load_fifa11(folder)`: folder/arrow/<split>/*.arrow
+        for folder in list(Path(f['filename']).parents)[:4]:
+            if (folder / 'fifa11.json').is_file():
+                try: return dict(dataset_provenance(folder), rows_trained_on=len(data))
+                except FifaError: return None
+    return None
 
 def _earlier(found) -> str:
     "What to do when the newest checkpoint of a run can not be loaded."
@@ -587,13 +601,13 @@ def train(data, # a list of Samples, a datasets.Dataset of FiFa-11 rows, or a Ta
     if stopped == 'interrupted' and many:   # the processes may have stopped at different points: no collective save can be trusted
         last = checkpoints(out)
         if main: print(f'Stopped near step {step}; the newest checkpoint is {last[-1].name if last else "none"}: launch again with --resume '
-                       'to continue from it.')
+                       'to continue from it.', file=sys.stderr)
     else:
         checkpoint()
-        if stopped == 'interrupted': print(f'Stopped at step {step}; run again with resume=True (or --resume) to continue.')
+        if stopped == 'interrupted': print(f'Stopped at step {step}; run again with resume=True (or --resume) to continue.', file=sys.stderr)
     if stopped is None:
         full = acc.get_state_dict(wrapped) if sharded else None   # collective under FSDP / ZeRO-3
-        if main: save_weights(core, out / 'model', full)
+        if main: save_weights(core, out / 'model', full, card=dict(data=data_provenance(data), training=config.to_dict()))
     if not (stopped == 'interrupted' and many): acc.wait_for_everyone()   # after a signal another process may never come
     core.eval()
     core.train_state = dict(step=step, stopped=stopped, history=history)

@@ -114,3 +114,55 @@ def test_coarse_variant(samples, tmp_path):
     assert coarse_style(concept) is concept
     m = train(samples, tmp_path / 'coarse', TrainConfig(preset='tiny', steps=2, batch_size=4, variant='coarse', log_every=1), progress=False)
     assert m.train_state['step'] == 2
+
+
+@pytest.mark.parametrize('gpu, native_bf16, want', [(False, False, 'no'), ('T4', False, 'fp16'), ('A100', True, 'bf16')])
+def test_auto_precision_follows_the_gpu(monkeypatch, gpu, native_bf16, want):
+    "'auto' asks whether the GPU computes in bf16 itself: a T4 only emulates it (slowly), so it gets fp16."
+    from fifa_nb import train as tr
+    asked = []
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        return native_bf16 or including_emulation   # what torch answers: every recent CUDA GPU can emulate bf16
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: bool(gpu))
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', is_bf16_supported)
+    assert tr._mixed_precision('auto') == want
+    assert all(e is False for e in asked)
+    assert tr._mixed_precision('no') == 'no' and tr._mixed_precision('fp16') == 'fp16'   # an explicit choice is kept
+
+
+def test_interrupt_says_how_to_resume_on_stderr(samples, tmp_path, capsys):
+    def ctrl_c(record, history): raise KeyboardInterrupt   # as if the user pressed Ctrl-C after the first log record
+    cfg = TrainConfig(preset='tiny', steps=6, batch_size=3, warmup=1, save_every=100, log_every=2)
+    m = train(samples, tmp_path / 'run', cfg, progress=False, callbacks=[ctrl_c])
+    out, err = capsys.readouterr()
+    assert m.train_state['stopped'] == 'interrupted' and m.train_state['step'] == 2
+    assert 'Stopped at step 2; run again with resume=True' in err and 'Stopped' not in out
+    assert checkpoints(tmp_path / 'run')   # what it says can be done
+
+
+def test_model_card_states_the_training_data(samples, tmp_path):
+    "A run on a FiFa-11 build's Arrow files writes that build's provenance into the model card; a list of samples: unknown."
+    datasets = pytest.importorskip('datasets')
+    from fifa_nb.model import dataset_provenance
+    from fifa_nb.train import data_provenance
+    cfg = TrainConfig(preset='tiny', steps=2, batch_size=2, warmup=1, save_every=100, log_every=1)
+    train(samples, tmp_path / 'plain', cfg, progress=False)
+    card = (tmp_path / 'plain' / 'model' / 'README.md').read_text()
+    assert 'Unknown: no provenance was given' in card and '"steps": 2' in card   # the recipe is stated, the data is not invented
+    # a FiFa-11 build in miniature: a manifest and one split's Arrow files under arrow/train (the layout of build_dataset)
+    build = tmp_path / 'build'
+    rows = [s.to_dict() for s in samples]
+    build.mkdir()
+    (build / 'fifa11.json').write_text(json.dumps(dict(format='fifa11', config=dict(n=3, seed=0, licence='CC0'),
+        identities={'a': dict(split='train', base='p1', source='sample')}, splits=dict(train=dict(items=1, samples=len(rows))))))
+    from fifa_nb.dataset import sample_features
+    datasets.Dataset.from_list(rows, features=sample_features()).save_to_disk(str(build / 'arrow' / 'train'))
+    ds = datasets.load_from_disk(str(build / 'arrow' / 'train'))
+    prov = data_provenance(ds)
+    assert prov == dict(dataset_provenance(build), rows_trained_on=len(samples))
+    assert prov['splits']['train'] == dict(images=1, samples=len(rows), people=1) and prov['licence'] == 'CC0'
+    assert data_provenance(samples) is None and data_provenance(TaskMixer(ds)) == prov
+    train(ds, tmp_path / 'built', cfg, progress=False)
+    card = (tmp_path / 'built' / 'model' / 'README.md').read_text()
+    assert prov['manifest_sha256'] in card and '"rows_trained_on"' in card and 'Unknown' not in card
