@@ -30,17 +30,21 @@ def match_tones(real, fake, exclude=None, degree=3):
     (least squares, ignoring `exclude`d pixels): undoes global brightness, contrast, gamma and colour-cast
     changes, which post-processing makes to the whole image, while keeping local edits visible."""
     real, fake = np.asarray(real), np.asarray(fake)
-    keep = np.ones(real.shape[:2], bool) if exclude is None else ~exclude
-    if keep.sum() < 200: keep[:] = True
-    if real.dtype != np.uint8: return _match_tones_float(real, fake, keep, degree)
-    rk, fk = (real, fake) if keep.all() else (real[keep], fake[keep])
-    rk, fk = rk.reshape(-1, 3), fk.reshape(-1, 3).astype(np.float64)
+    if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
+    if real.dtype != np.uint8:
+        return _match_tones_float(real, fake, np.ones(real.shape[:2], bool) if exclude is None else ~exclude, degree)
+    left_out = (real[exclude], fake[exclude].astype(np.float64)) if exclude is not None and exclude.any() else None
     luts = np.empty((3, 256), np.float32)
     for c in range(3):
         # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
         # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
-        n = np.bincount(rk[:, c], minlength=256)
-        s = np.bincount(rk[:, c], weights=fk[:, c], minlength=256)
+        # Counts and sums over the whole image, less those of the excluded pixels (few: cheaper than selecting the rest).
+        x = real[..., c].ravel()
+        n = np.bincount(x, minlength=256)
+        s = np.bincount(x, weights=fake[..., c].ravel().astype(np.float64), minlength=256)
+        if left_out is not None:
+            n = n - np.bincount(left_out[0][:, c], minlength=256)
+            s = s - np.bincount(left_out[0][:, c], weights=left_out[1][:, c], minlength=256)
         xs = np.flatnonzero(n)
         ys = s[xs] / n[xs] / 255
         if len(xs) > degree: coef = np.polyfit(xs / 255, ys, degree, w=np.sqrt(n[xs]))
