@@ -185,7 +185,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'fifa_nb.cli._gallery_path': ('cli.html#_gallery_path', 'fifa_nb/cli.py'),
                              'fifa_nb.cli._in_flags': ('cli.html#_in_flags', 'fifa_nb/cli.py'),
                              'fifa_nb.cli._is_file': ('cli.html#_is_file', 'fifa_nb/cli.py'),
-                             'fifa_nb.cli._json_ready': ('cli.html#_json_ready', 'fifa_nb/cli.py'),
                              'fifa_nb.cli._number': ('cli.html#_number', 'fifa_nb/cli.py'),
                              'fifa_nb.cli._parser': ('cli.html#_parser', 'fifa_nb/cli.py'),
                              'fifa_nb.cli._picture_arg': ('cli.html#_picture_arg', 'fifa_nb/cli.py'),

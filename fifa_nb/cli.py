@@ -6,10 +6,10 @@
 __all__ = ['render_concepts', 'main']
 
 # %% ../nbs/90_cli.ipynb #220eb539
-import argparse, io, json, math, os, sys
+import argparse, io, json, os, sys
 from pathlib import Path
 from . import __version__
-from .core import FifaError, atomic_write_bytes, check_number, load_image, sample_face, sample_names
+from .core import FifaError, atomic_write_bytes, check_number, json_safe, load_image, sample_face, sample_names
 
 # %% ../nbs/90_cli.ipynb #a6774678
 def _is_file(source) -> bool:
@@ -269,7 +269,7 @@ def _cmd_evaluate(args):
     human = sys.stderr if args.json else sys.stdout   # with --json, stdout holds the JSON alone
     print(results_table(res), file=human)
     for sp in splits: print(f'\nBy forgery family, {sp}:\n' + family_table(res, sp), file=human)
-    if args.json: print(json.dumps(_json_ready(_jsonable(res))))
+    if args.json: print(json.dumps(json_safe(_jsonable(res), digits=None)))
     if out is not None:
         path = save_results(res, out, overwrite=args.force)
         print(f'wrote {path} and {path.with_suffix(".csv")}', file=human)
@@ -285,13 +285,7 @@ def _cmd_evaluate(args):
 
 def _gallery_path(out, system): return out.with_name(f'{out.stem}_gallery_{system}.jpg')
 
-def _json_ready(x):
-    "Numbers JSON can hold: NaN and infinities become null, numpy scalars plain numbers."
-    if isinstance(x, dict): return {str(k): _json_ready(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_json_ready(v) for v in x]
-    if hasattr(x, 'item') and not isinstance(x, (str, bytes)): x = x.item()   # a numpy scalar
-    if isinstance(x, float) and not math.isfinite(x): return None
-    return x
+
 
 def _number(lo, hi, whole=False, low_open=False, high_open=False):
     "An argparse type: a finite number from lo to hi (without them when open), else a one-line usage error (exit 2)."

@@ -415,14 +415,18 @@ def atomic_write_json(
 # %% ../nbs/00_core.ipynb #123bce3c
 def json_safe(
     x, # dicts, lists, tuples, numpy arrays and numbers, nested as you like
-    digits:int=4, # floats are rounded to this many decimals
+    digits:int=4, # floats are rounded to this many decimals (None: kept whole)
 ): # the same structure as dicts with str keys, lists, bools, ints, floats and whatever else was there
-    "`x` made JSON-ready: numpy values to Python ones, tuples and arrays to lists, dict keys to str, floats rounded."
+    """`x` made JSON-ready: numpy values to Python ones, tuples and arrays to lists, dict keys to str, floats rounded,
+    and NaN or infinite floats to None (JSON has no NaN: Python would write `NaN`, which other readers refuse)."""
     if isinstance(x, dict): return {str(k): json_safe(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple, np.ndarray)): return [json_safe(v, digits) for v in x]
     if isinstance(x, (bool, np.bool_)): return bool(x)
     if isinstance(x, (int, np.integer)): return int(x)
-    if isinstance(x, (float, np.floating)): return round(float(x), digits)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not np.isfinite(x): return None
+        return x if digits is None else round(x, digits)
     return x
 
 # %% ../nbs/00_core.ipynb #5e7a1c05

@@ -10,7 +10,7 @@ __all__ = ['HEADLINE', 'load_split', 'parse_yes_no', 'score_task', 'ReferenceSys
 import csv, io, json, math, re, time, warnings
 from pathlib import Path
 import numpy as np
-from .core import FifaError, OutputExistsError, BoxError, atomic_write_bytes, atomic_write_json
+from .core import FifaError, OutputExistsError, BoxError, atomic_write_bytes, atomic_write_json, json_safe
 from .masks import mask_iou, box_to_mask
 from .tasks import TASKS, SEG, Sample, parse_verdict, parse_family, parse_box, FAMILY_PHRASES
 from .annotator import age_phrases, plain_text, AgeSegment
@@ -229,7 +229,7 @@ def save_results(results:dict, path, # a .json file; a .csv with one row per (sy
     path = Path(path)
     if path.exists() and not overwrite: raise OutputExistsError(f'{path} exists; pass overwrite=True (or --force) to replace it.')
     data = _jsonable(results)
-    atomic_write_json(path, json.loads(json.dumps(data, default=float).replace('NaN', 'null')), overwrite=True)
+    atomic_write_json(path, json_safe(data, digits=None), overwrite=True)   # NaN (a metric with nothing to score) -> null
     buf = io.StringIO(); w = csv.writer(buf); w.writerow(['system', 'split', 'task', 'metric', 'value'])
     for n, s in data.items():
         for sp, r in s.items():

@@ -117,4 +117,5 @@ def test_json_safe_round_trips():
     assert y == {'a': 0.1235, 'b': [3, [2.5, None]], 'c': [[1, 2]], 'd': False, '5': 'five'}
     assert json.loads(json.dumps(y)) == y and json_safe(y) == y
     assert json_safe(1 / 3, digits=2) == 0.33 and type(json_safe(np.int32(7))) is int and type(json_safe(True)) is bool
+    assert json_safe([float('nan'), np.float32('inf'), 1 / 3], digits=None) == [None, None, 1 / 3]   # JSON has no NaN
 
