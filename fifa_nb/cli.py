@@ -9,7 +9,8 @@ __all__ = ['render_concepts', 'main']
 import argparse, io, json, os, sys
 from pathlib import Path
 from . import __version__
-from .core import FifaError, atomic_write_bytes, check_number, json_safe, load_image, sample_face, sample_names
+from .core import FifaError, atomic_write_bytes, check_number, json_safe, load_image, sample_names
+from .samples import sample_face
 
 # %% ../nbs/90_cli.ipynb #a6774678
 def _is_file(source) -> bool:

@@ -434,14 +434,3 @@ def select_concepts(scores, # dict: atomic concept name -> score in [0, 1] (miss
         for c in node.children: collect(tree[c])
     collect(tree.root)
     return sorted(chosen, key=lambda n: (-score[n], tree[n].id))
-
-# %% ../nbs/02_concepts.ipynb #a79faeb0
-_REGION_NAMES = ('concept_masks', 'concept_map', 'ConceptMap', 'atomic_label_map', 'concept_coverage',
-                 'face_geometry', 'show_concepts', 'explore_concepts', 'ATOMIC_IDS', 'CELEBAMASK_CLASSES')
-
-def __getattr__(name):
-    "Forward the region functions of `fifa_nb.regions` (notebook 02a), imported on first use."
-    if name in _REGION_NAMES:
-        from fifa_nb import regions
-        return getattr(regions, name)
-    raise AttributeError(f"module 'fifa_nb.concepts' has no attribute {name!r}")

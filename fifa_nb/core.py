@@ -7,8 +7,7 @@ __all__ = ['DEFAULT_MAX_PIXELS', 'MAX_PIXELS_ENV', 'MIN_IMAGE_SIDE', 'IMAGE_FORM
            'MaskError', 'BoxError', 'OutputExistsError', 'NumberError', 'check_number', 'set_max_pixels',
            'max_pixels_limit', 'max_pixels_is_set', 'load_image', 'image_to_pil', 'resize_max', 'image_id',
            'file_sha256', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'json_safe', 'read_json',
-           'save_image', 'set_seed', 'default_device', 'data_samples_dir', 'sample_names', 'SampleFace', 'sample_face',
-           'sample_faces']
+           'save_image', 'set_seed', 'default_device', 'data_samples_dir', 'sample_names']
 
 # %% ../nbs/00_core.ipynb #34c0cd39
 import contextlib, hashlib, io, json, math, os, random, re, tempfile, warnings
@@ -562,66 +561,3 @@ def _samples_index()->list:
 def sample_names()->list: # the names of the sample faces, in file order
     "Names of the sample faces that ship with fifa_nb."
     return [s['name'] for s in _samples_index()]
-
-# %% ../nbs/00_core.ipynb #4bbadab3
-def _landmarks_summary(landmarks)->str:
-    "e.g. 'ibug68 (68 points)', without printing coordinates."
-    if landmarks is None: return 'None'
-    layout = getattr(landmarks, 'layout', None) or type(landmarks).__name__
-    try: n = len(landmarks)
-    except TypeError: n = len(getattr(landmarks, 'points', ()))
-    return f'{layout} ({n} points)'
-
-@dataclass(repr=False)
-class SampleFace:
-    "A sample face with its landmarks and provenance."
-    name: str  # short name, e.g. 'astronaut'
-    image: np.ndarray  # RGB uint8 (H, W, 3)
-    landmarks: object  # the 68-point iBUG `Landmarks`
-    mesh: object  # the 478-point MediaPipe `Landmarks`, or None
-    source: str  # where the picture comes from
-    license: str  # its licence
-    path: Path  # the image file
-
-    def __repr__(self):
-        h, w = self.image.shape[:2]
-        return (f"SampleFace(name={self.name!r}, image={w}x{h}, landmarks={_landmarks_summary(self.landmarks)}, "
-                f"mesh={_landmarks_summary(self.mesh)}, license={self.license!r})")
-
-    def _repr_html_(self):
-        import base64, html
-        thumb = io.BytesIO(); image_to_pil(resize_max(self.image, 96)[0]).save(thumb, 'JPEG', quality=80)
-        src = base64.b64encode(thumb.getvalue()).decode('ascii')
-        return (f'<div style="display:flex;gap:8px;align-items:center"><img src="data:image/jpeg;base64,{src}"/>'
-                f'<pre style="white-space:pre-wrap">{html.escape(repr(self))}\nsource: {html.escape(self.source)}</pre></div>')
-
-# %% ../nbs/00_core.ipynb #811275dd
-def _load_sample(entry, folder)->SampleFace:
-    "Build a `SampleFace` from one samples.json entry."
-    from fifa_nb.landmarks import Landmarks  # imported here: the landmarks module is not needed to read images
-    def file(name):
-        path = folder / name
-        if not path.is_file(): raise FifaError(f"Sample {entry['name']!r} lists {name!r}, but {str(path)!r} is missing; the sample data is incomplete.")
-        return path
-    files = entry.get('landmarks') or {}
-    if 'ibug68' not in files: raise FifaError(f"Sample {entry['name']!r} in samples.json has no 'ibug68' landmarks file.")
-    path = file(entry['image'])
-    return SampleFace(name=entry['name'], image=load_image(path),
-                      landmarks=Landmarks.from_json(file(files['ibug68'])),
-                      mesh=Landmarks.from_json(file(files['mediapipe478'])) if files.get('mediapipe478') else None,
-                      source=str(entry.get('source', '')), license=str(entry.get('license', '')), path=path)
-
-def sample_face(
-    name:str, # one of `sample_names()`
-)->SampleFace:
-    "Load one sample face with its landmarks."
-    samples = _samples_index()
-    for entry in samples:
-        if entry['name'] == name: return _load_sample(entry, data_samples_dir())
-    raise FifaError(f"There is no sample face named {name!r}; the sample faces are: {', '.join(s['name'] for s in samples)}.")
-
-def sample_faces(
-    names=None, # a list of names from `sample_names()`; None loads them all
-)->list: # list of SampleFace
-    "Load several sample faces (all by default)."
-    return [sample_face(n) for n in (sample_names() if names is None else names)]

@@ -12,7 +12,8 @@ import numpy as np
 import cv2
 from PIL import Image
 
-from .core import OutputExistsError, save_image, atomic_write_json, atomic_write_text, sample_faces
+from .core import OutputExistsError, save_image, atomic_write_json, atomic_write_text
+from .samples import sample_faces
 from .landmarks import Landmarks
 from .regions import concept_map
 from .corpora import FFPP_METHODS, FFPP_ORIGINALS, CELEBAMASK_PER_FOLDER, write_video

@@ -15,7 +15,8 @@ import functools, io, json, os, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import cv2
-from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, file_sha256, read_json, sample_faces, data_samples_dir, load_image, _short
+from .core import FifaError, OutputExistsError, atomic_write_bytes, atomic_write_json, file_sha256, read_json, data_samples_dir, load_image, _short
+from .samples import sample_faces
 from .landmarks import Landmarks
 from .forgery import FORGERY_METHODS, TRAIN_ONLY_METHODS, make_forgery, postprocess, random_postprocess
 from .variants import innocent_edit

@@ -16,7 +16,8 @@ import atexit, base64, binascii, contextlib, dataclasses, functools, hashlib, io
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .core import FifaError, ImageError, MAX_PIXELS_ENV, load_image, max_pixels_is_set, max_pixels_limit, sample_face, sample_names
+from .core import FifaError, ImageError, MAX_PIXELS_ENV, load_image, max_pixels_is_set, max_pixels_limit, sample_names
+from .samples import sample_face
 
 # %% ../nbs/13_demo.ipynb #e4faf28b
 FACE_SIZE = 256            # side of the face crop the model sees (as in the FiFa-11 data)

@@ -203,7 +203,7 @@ def _donor_face(donor, method):
     "(`FaceContext`, id) of a donor given as a SampleFace, (image, landmarks) or (image, landmarks, name)."
     if donor is None:
         raise FifaError(f"Method {method!r} is a {FORGERY_METHODS[method].replace('_', ' ')}: it needs a donor face. Pass donor=a SampleFace "
-                        "(e.g. fifa_nb.core.sample_face('grace_hopper')) or donor=(image, landmarks).")
+                        "(e.g. fifa_nb.samples.sample_face('grace_hopper')) or donor=(image, landmarks).")
     if hasattr(donor, 'image') and hasattr(donor, 'landmarks'): return FaceContext(donor.image, donor.landmarks, 'donor'), str(getattr(donor, 'name', 'donor'))
     if isinstance(donor, (tuple, list)) and len(donor) in (2, 3):
         face = FaceContext(donor[0], donor[1], 'donor')

@@ -11,7 +11,8 @@ __all__ = ['LAB_METHODS', 'THRESHOLD_SHARE', 'MIN_DEFENCE_WORDS', 'FAILURE_REPOR
 import functools, math, numbers, re
 import numpy as np
 import cv2
-from .core import FifaError, load_image, sample_faces
+from .core import FifaError, load_image
+from .samples import sample_faces
 from .masks import mask_iou
 from .concepts import FICT, select_concepts
 from .regions import concept_map

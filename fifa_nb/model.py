@@ -26,7 +26,8 @@ from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import FifaError, OutputExistsError, _short, atomic_write_json, check_number, read_json, file_sha256, load_image, sample_faces, set_seed
+from .core import FifaError, OutputExistsError, _short, atomic_write_json, check_number, read_json, file_sha256, load_image, set_seed
+from .samples import sample_faces
 from .masks import as_mask, validate_box, rle_decode
 from .concepts import FICT
 from .annotator import AgeSegment, annotate, plain_text

@@ -14,7 +14,7 @@ row and a Markdown table per family and per method, and prints them.
 """
 import argparse, csv, sys, time
 from pathlib import Path
-from fifa_nb.core import sample_faces
+from fifa_nb.samples import sample_faces
 from fifa_nb.annotator import DEFAULT_RULE
 from fifa_nb.quality import annotation_quality, quality_table
 
@@ -33,7 +33,7 @@ def main():
     chains = ((), ({'op': 'jpeg', 'quality': 75},), ({'op': 'resize', 'scale': 0.7}, {'op': 'jpeg', 'quality': 85}))
     faces, on = sample_faces(), 'the two sample faces (astronaut, grace_hopper)'
     if args.portraits:
-        from fifa_nb.core import SampleFace
+        from fifa_nb.samples import SampleFace
         from fifa_nb.dataset import plan_identities, portrait_face
         keys = [i['key'] for i in plan_identities(0, 0) if i['split'] == 'test'][:args.portraits]
         faces = [SampleFace(k, *portrait_face(k)[:2], None, '', '', None) for k in keys]

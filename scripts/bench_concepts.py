@@ -12,7 +12,8 @@ for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.en
 import argparse, time, tracemalloc, statistics, platform
 import numpy as np, cv2
 cv2.setNumThreads(1)
-from fifa_nb.core import sample_face, resize_max
+from fifa_nb.core import resize_max
+from fifa_nb.samples import sample_face
 from fifa_nb.concepts import FICT
 from fifa_nb.regions import atomic_label_map, concept_masks
 

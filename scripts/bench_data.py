@@ -14,7 +14,8 @@ size on disk and the manifest's counts.
 import argparse, multiprocessing as mp, os, platform, shutil, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, cv2
-from fifa_nb.core import sample_faces, resize_max
+from fifa_nb.core import resize_max
+from fifa_nb.samples import sample_faces
 from fifa_nb.forgery import FORGERY_METHODS, make_forgery, random_postprocess
 from fifa_nb.annotator import annotate
 

@@ -68,7 +68,7 @@ def main(argv=None):
     from fifa_nb.dataset import load_fifa11, portrait_face
     from fifa_nb.demo import DEMO_SAMPLES, demo_sample, find_face
     from fifa_nb.landmarks import available_backends, detect_landmarks
-    from fifa_nb.core import sample_face
+    from fifa_nb.samples import sample_face
     t0 = time.time()
     model = FiFaMLLM.from_pretrained(a.checkpoint)
     res = dict(checkpoint=str(a.checkpoint), data=str(a.data), calibration=model.config.calibration, splits={})

@@ -9,7 +9,7 @@ Stages (run in this order; each refuses to overwrite an existing file unless --f
   dlib       NAME.ibug68.json with fifa_nb.landmarks.detect_landmarks(backend="dlib")
   meanshape  mean_shape_ibug68.json: the mean 68-point shape inside OpenCV's Haar face box, used by
              the approximate "opencv" backend (needs OpenCV 4.x: OpenCV 5 has no Haar cascades)
-  index      samples.json, the list of samples that fifa_nb.core.sample_faces() reads
+  index      samples.json, the list of samples that fifa_nb.samples.sample_faces() reads
 
 One extra stage only checks, and writes nothing:
   mesh-mirror  (side venv) derives which mesh vertex is the mirror image of which, by running the

@@ -28,7 +28,7 @@ FILES = ('tokenizer.json', 'tokenizer_config.json')
 def corpus(seeds=SEEDS, progress=True) -> list:
     "The training texts, in a fixed order."
     import numpy as np
-    from fifa_nb.core import sample_faces
+    from fifa_nb.samples import sample_faces
     from fifa_nb.concepts import FICT
     from fifa_nb.forgery import FORGERY_METHODS, make_forgery
     from fifa_nb.annotator import annotate, FINDING_WORDS

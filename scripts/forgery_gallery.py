@@ -11,7 +11,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fifa_nb.core import atomic_write_bytes, sample_faces
+from fifa_nb.core import atomic_write_bytes
+from fifa_nb.samples import sample_faces
 from fifa_nb.forgery import CHANGED_COLOR, FORGERY_METHODS, REGION_COLOR, _face_crop_box, make_forgery
 from fifa_nb.show import overlay_masks
 

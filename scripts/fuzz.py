@@ -865,7 +865,8 @@ def prepare(names, work):
 
 def make_pairs(folder):
     "Two (real, fake) pairs of the sample faces, and other fakes of the same reals, for the folder re-run target."
-    from fifa_nb.core import sample_face, save_image
+    from fifa_nb.core import save_image
+    from fifa_nb.samples import sample_face
     from fifa_nb.forgery import make_forgery
     folder.mkdir(parents=True, exist_ok=True)
     fakes = []

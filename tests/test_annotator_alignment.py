@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fifa_nb.core import FifaError, sample_faces, save_image
+from fifa_nb.core import FifaError, save_image
+from fifa_nb.samples import sample_faces
 from fifa_nb.annotator import NotAlignedError, alignment_check, annotate
 from fifa_nb.dataset import portrait_people, portrait_face
 from fifa_nb.forgery import make_forgery, postprocess

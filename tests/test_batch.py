@@ -4,7 +4,8 @@ import json, os, shutil
 from pathlib import Path
 import numpy as np
 import pytest
-from fifa_nb.core import FifaError, OutputExistsError, sample_face, save_image
+from fifa_nb.core import FifaError, OutputExistsError, save_image
+from fifa_nb.samples import sample_face
 from fifa_nb.batch import UnsafePathError, annotate_folder, check_inside, find_pairs, inside_root, SUMMARY
 
 

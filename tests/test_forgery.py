@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fifa_nb.core import FifaError, sample_faces
+from fifa_nb.core import FifaError
+from fifa_nb.samples import sample_faces
 from fifa_nb.concepts import FICT
 from fifa_nb.forgery import (TRAIN_ONLY_METHODS, FORGERY_FAMILIES, FORGERY_METHODS, POSTPROCESS_OPS, FaceContext, Forgery, changed_pixels, jpeg_roundtrip,
                              make_forgery, postprocess, random_postprocess)

@@ -3,7 +3,8 @@ self-blended fakes, grounded text, an evidence-based calibrated verdict."""
 import numpy as np
 import pytest
 
-from fifa_nb.core import FifaError, sample_face, sample_faces
+from fifa_nb.core import FifaError
+from fifa_nb.samples import sample_face, sample_faces
 from fifa_nb.landmarks import FACE_MARGIN, crop_face, cut_box, face_box
 from fifa_nb.forgery import FORGERY_METHODS, TRAIN_ONLY_METHODS, make_forgery
 from fifa_nb.annotator import annotate

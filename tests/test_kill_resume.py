@@ -194,7 +194,8 @@ def test_train_killed_and_resumed(tmp_path, fifa11):
 
 @pytest.fixture(scope='module')
 def pairs(tmp_path_factory):
-    from fifa_nb.core import sample_face, save_image
+    from fifa_nb.core import save_image
+    from fifa_nb.samples import sample_face
     from fifa_nb.forgery import make_forgery
     folder = tmp_path_factory.mktemp('pairs')
     astro, grace = sample_face('astronaut'), sample_face('grace_hopper')

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from fifa_nb.core import FifaError, sample_face, sample_faces
+from fifa_nb.core import FifaError
+from fifa_nb.samples import sample_face, sample_faces
 from fifa_nb.landmarks import (BackendUnavailableError, CLOSED_GROUPS, FaceTooSmallError, LAYOUT_MIRRORS, LAYOUT_SIZES, LAYOUTS,
                                Landmarks, MESH_MIRROR, MESH_TO_IBUG68, NoFaceError, available_backends,
                                detect_landmarks, fit_mean_shape, mean_shape_ibug68)

@@ -183,7 +183,7 @@ def segs(names, masks):
 
 @pytest.fixture(scope='module')
 def face_masks():
-    from fifa_nb.core import sample_faces
+    from fifa_nb.samples import sample_faces
     from fifa_nb.regions import concept_map
     face = sample_faces()[0]
     return face, concept_map(face.landmarks, face.image.shape).masks(None)

@@ -5,7 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fifa_nb.core import FifaError, OutputExistsError, sample_faces
+from fifa_nb.core import FifaError, OutputExistsError
+from fifa_nb.samples import sample_faces
 from fifa_nb.concepts import FICT
 from fifa_nb.masks import box_to_mask, mask_to_box
 from fifa_nb.forgery import make_forgery

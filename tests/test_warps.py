@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fifa_nb.core import sample_faces
+from fifa_nb.samples import sample_faces
 from fifa_nb.warps import (alpha_blend, color_transfer, delaunay, feather, from_lab, piecewise_affine, poisson_blend,
                            similarity_transform, to_lab, tps_warp, transform_points)
 
