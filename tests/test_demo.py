@@ -11,6 +11,7 @@ from fifa_nb.core import FifaError, ImageError, load_image, set_max_pixels
 from fifa_nb.masks import rle_decode
 from fifa_nb.show import palette_color
 from fifa_nb import demo as D
+from fifa_nb import app_handlers as H, answers as A   # where the handlers' and pictures' private helpers live (13_app_handlers, 09a_answers)
 
 SAMPLE = 'astronaut/swap_mouth'
 
@@ -77,13 +78,13 @@ def test_long_questions_are_refused_before_any_work(monkeypatch):
     "The question box is capped at DEMO_MAX_QUESTION_CHARS: a longer one is a one-line message, before face detection or the model."
     long = 'why? ' * (D.DEMO_MAX_QUESTION_CHARS // 5 + 1)
     def no_work(*a, **k): raise AssertionError('the picture was read before the question was checked')
-    monkeypatch.setattr(D, '_face_for', no_work); monkeypatch.setattr(D, 'analyze', no_work)
+    monkeypatch.setattr(H, '_face_for', no_work); monkeypatch.setattr(H, 'analyze', no_work)   # where the handlers look them up
     for call in (lambda: D.handle_region(None, 'mouth', '', 'region_exp', long, sample=SAMPLE),
                  lambda: D.handle_analyze(None, 'age', long, sample=SAMPLE)):
         with pytest.raises(FifaError, match=f'at most {D.DEMO_MAX_QUESTION_CHARS}') as e: call()
         assert '\n' not in str(e.value)
     ok = 'x' * D.DEMO_MAX_QUESTION_CHARS   # the limit itself passes the check
-    assert D._question_text(ok) == ok and D._question_text('  ') is None
+    assert H._question_text(ok) == ok and H._question_text('  ') is None
     with pytest.raises(FifaError, match='four numbers'): D.read_box('1, ' * 10_000)
 
 # ---------- pictures in requests: checked before any decoding ----------
@@ -187,7 +188,7 @@ def test_a_sample_named_file_with_other_pixels_is_not_taken_for_the_sample(tmp_p
     fake = tmp_path / (SAMPLE.replace('/', '__') + '.picture.png')
     Image.new('RGB', (300, 300), 'gray').save(fake)
     with pytest.raises(FifaError, match='face'): D.handle_analyze(str(fake), 'age')
-    face = D._face_for(D.sample_file(SAMPLE))
+    face = H._face_for(D.sample_file(SAMPLE))
     assert face.backend == D.demo_sample(SAMPLE)['landmarks'].backend
 
 def test_region_and_box_handlers():
@@ -199,9 +200,9 @@ def test_region_and_box_handlers():
     assert js['task'] == 'box_det' and '<region>' in js['question']
     for box in ('1, 2, 3', '10, 10, 5, 5', '0, 0, 999, 999', 'a, b, c, d'):
         with pytest.raises(FifaError): D.handle_region(None, None, box, 'box_det', sample=SAMPLE, model=model)
-    face = D._face_for(D.sample_file(SAMPLE))
+    face = H._face_for(D.sample_file(SAMPLE))
     for name in ('right_upper_lip', 'lower_nose_bridge', 'left_eyebrow_head'):   # a click (on the 2x picture) inside a concept picks it
-        x, y = D._deepest_point(face.concepts.mask(name))
+        x, y = A._deepest_point(face.concepts.mask(name))
         assert D.handle_click(None, 2 * x + 1, 2 * y + 1, sample=SAMPLE) == name
 
 def test_highlights_and_masks_share_colours():
@@ -260,7 +261,7 @@ def _call(url, api, data):
 
 def test_files_stay_private_and_go_with_the_demo(tmp_path):
     "Samples, uploads, answer pictures and Gradio's copies all lie in one 0700 folder, as 0600 files; closing the demo removes it."
-    assert not D._TEMP['demos'], 'this test must run before the module-scoped `app` fixture opens a demo'
+    assert not H._TEMP['demos'], 'this test must run before the module-scoped `app` fixture opens a demo'
     from gradio_client import Client, handle_file
     before = os.environ.get('GRADIO_TEMP_DIR')
     demo = D.launch_demo(port=None, block=False)
@@ -405,7 +406,7 @@ def test_browser_pick_a_sample_and_analyze(app, tmp_path):
         return
     assert colours and colours[0].replace(' ', '').startswith('rgba(%d,%d,%d' % palette_color(0)), colours
     import cv2
-    face = D._face_for(D.sample_file(SAMPLE)).image
+    face = H._face_for(D.sample_file(SAMPLE)).image
     plain = cv2.resize(face, (2 * D.FACE_SIZE,) * 2, interpolation=cv2.INTER_CUBIC)
     painted = np.zeros(plain.shape[:2], bool)
     for seg in answer['segments']:
