@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['DEGRADATIONS', 'DIFF_SCALES', 'ARTIFACT_RULES', 'MIN_DELTA_E', 'HYSTERESIS_SEED', 'HYSTERESIS_GROW',
            'ALIGNMENT_LIMITS', 'EDGE_SIGMA', 'EDGE_FLOOR', 'OUTSIDE_MIN', 'CUE_THRESHOLDS', 'FINDING_WORDS',
-           'DEFAULT_RULE', 'match_tones', 'apply_degradation', 'match_degradation', 'NotAlignedError', 'Difference',
-           'difference_parts', 'difference_map', 'noise_level', 'threshold_difference', 'clean_mask', 'edge_agreement',
-           'alignment_check', 'measure_cues', 'cue_findings', 'write_explanation', 'age_phrases', 'plain_text',
-           'AgeSegment', 'Annotation', 'rewrite_is_faithful', 'inter_ocular_distance', 'annotate', 'annotate_parts']
+           'DEFAULT_RULE', 'match_tones', 'tone_curves', 'apply_tone_curves', 'apply_degradation', 'match_degradation',
+           'NotAlignedError', 'Difference', 'difference_parts', 'difference_map', 'noise_level', 'threshold_difference',
+           'clean_mask', 'edge_agreement', 'alignment_check', 'measure_cues', 'cue_findings', 'write_explanation',
+           'age_phrases', 'plain_text', 'AgeSegment', 'Annotation', 'rewrite_is_faithful', 'inter_ocular_distance',
+           'annotate', 'annotate_parts']
 
 # %% ../nbs/04_annotator.ipynb #e38028ea
 import re, warnings
@@ -33,25 +34,37 @@ def match_tones(real, fake, exclude=None, degree=3):
     if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
     if real.dtype != np.uint8:
         return _match_tones_float(real, fake, np.ones(real.shape[:2], bool) if exclude is None else ~exclude, degree)
-    left_out = (real[exclude], fake[exclude].astype(np.float64)) if exclude is not None and exclude.any() else None
+    return apply_tone_curves(tone_curves(real, fake, exclude, degree), real)
+
+def tone_curves(real, fake, exclude=None, degree=3) -> np.ndarray:
+    "`match_tones`' fitted curves of two 8-bit images, as (3, 256) look-up tables (fit on the whole picture, apply to a crop)."
+    if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
+    # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
+    # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
+    # Counts and sums over the whole image (the three channels in one histogram of 3 x 256 bins), less those of the
+    # excluded pixels (few: cheaper than selecting the rest).
+    def histograms(r, f):
+        bins = (r.reshape(-1, 3) + np.array([0, 256, 512], np.intp)).ravel()
+        return (np.bincount(bins, minlength=768).reshape(3, 256),
+                np.bincount(bins, weights=f.reshape(-1).astype(np.float64), minlength=768).reshape(3, 256))
+    N, S = histograms(real, fake)
+    if exclude is not None and exclude.any():
+        n_out, s_out = histograms(real[exclude], fake[exclude])
+        N, S = N - n_out, S - s_out
     luts = np.empty((3, 256), np.float32)
     for c in range(3):
-        # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
-        # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
-        # Counts and sums over the whole image, less those of the excluded pixels (few: cheaper than selecting the rest).
-        x = real[..., c].ravel()
-        n = np.bincount(x, minlength=256)
-        s = np.bincount(x, weights=fake[..., c].ravel().astype(np.float64), minlength=256)
-        if left_out is not None:
-            n = n - np.bincount(left_out[0][:, c], minlength=256)
-            s = s - np.bincount(left_out[0][:, c], weights=left_out[1][:, c], minlength=256)
+        n, s = N[c], S[c]
         xs = np.flatnonzero(n)
         ys = s[xs] / n[xs] / 255
         if len(xs) > degree: coef = np.polyfit(xs / 255, ys, degree, w=np.sqrt(n[xs]))
         else:   # a nearly flat channel: offset only
             coef = np.zeros(degree + 1); coef[-2], coef[-1] = 1.0, float((s.sum() / n.sum() - (xs * n[xs]).sum() / n.sum()) / 255)
         luts[c] = np.clip(np.polyval(coef, np.arange(256) / 255) * 255, 0, 255)
-    return luts[np.arange(3), real]   # each channel through its look-up table
+    return luts
+
+def apply_tone_curves(luts, image) -> np.ndarray:
+    "Each channel of an 8-bit RGB image through its (3, 256) look-up table: float32 (H, W, 3)."
+    return cv2.LUT(np.ascontiguousarray(image), np.ascontiguousarray(luts.T).reshape(256, 1, 3))
 
 def _match_tones_float(real, fake, keep, degree):
     "`match_tones` for images that are not 8-bit: the curve fitted on a subsample of the pixels."
@@ -83,6 +96,13 @@ def apply_degradation(image, name):
     "Apply a degradation chain named like 'resize0.5+jpeg75' (see `DEGRADATIONS`)."
     return postprocess(image, [op for step in name.split('+') for op in DEGRADATIONS[step]]) if name != 'none' else image
 
+def _mean_of_smallest(d, k):
+    "The mean of the `k` smallest of small non-negative integers `d`, from their histogram (= np.partition(d, k)[:k].mean())."
+    n = np.bincount(d.ravel()); below = np.cumsum(n)
+    v = int(np.searchsorted(below, k))                                  # the k-th smallest value
+    taken = int(below[v - 1]) if v else 0
+    return (float(np.dot(np.arange(v), n[:v])) + (k - taken) * v) / k
+
 def match_degradation(real, fake) -> str:
     """The global post-processing (JPEG, blur, resampling, or a resampling or blur followed by JPEG) that, applied
     to the real image, brings it closest to the fake: the smallest mean absolute difference over the 90% least
@@ -91,8 +111,7 @@ def match_degradation(real, fake) -> str:
     def cost(name):
         d = np.abs(apply_degradation(real, name).reshape(-1, 3)[::3].astype(np.int16) - every_third)
         d = np.maximum(np.maximum(d[:, 0], d[:, 1]), d[:, 2])             # the largest channel (faster than .max(-1))
-        k = int(0.9 * len(d))
-        return float(np.partition(d, k)[:k].mean())
+        return _mean_of_smallest(d, int(0.9 * len(d)))
     costs = {name: cost(name) for name in DEGRADATIONS}
     best = min(costs, key=costs.get)
     if best.startswith(('resize', 'blur')):                     # often followed by a JPEG save
@@ -154,17 +173,18 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     f_lab = to_lab(fake)
     f_blur = cv2.GaussianBlur(f_lab, (0, 0), blur)
     def colour(matched):
-        r = cv2.GaussianBlur(to_lab(matched.astype(np.uint8)), (0, 0), blur)
-        return np.sqrt(((r - f_blur) ** 2).sum(-1)), r
+        lab = to_lab(matched.astype(np.uint8))
+        r = cv2.GaussianBlur(lab, (0, 0), blur)
+        return np.sqrt(((r - f_blur) ** 2).sum(-1)), r, lab
     degradation = match_degradation(match_tones(real, fake).astype(np.uint8), fake)   # tones roughly matched first
     degraded = apply_degradation(real, degradation)
-    d0, _ = colour(match_tones(degraded, fake))
+    d0 = colour(match_tones(degraded, fake))[0]
     matched = match_tones(degraded, fake, exclude=d0 > np.percentile(d0, 90))
-    d, r_blur = colour(matched)
+    d, r_blur, r_lab = colour(matched)
     L = r_blur[..., 0]
     edge = np.hypot(cv2.Sobel(L, cv2.CV_32F, 1, 0), cv2.Sobel(L, cv2.CV_32F, 0, 1)) / 8
     col = d / (1 + edge / DIFF_SCALES['edge'])
-    tr, tf = _texture(to_lab(matched.astype(np.uint8))[..., 0], texture_sigma), _texture(f_lab[..., 0], texture_sigma)
+    tr, tf = _texture(r_lab[..., 0], texture_sigma), _texture(f_lab[..., 0], texture_sigma)
     c = float(np.median(tr) + np.median(tf)) / 2 + 1e-3                 # keeps flat areas from dominating
     gain = float(np.median(tf) / max(np.median(tr), 1e-3))              # global softening (JPEG) or roughening (noise)
     tex = DIFF_SCALES['texture'] * np.abs(np.log((tf + c) / (gain * tr + c)))
@@ -355,10 +375,11 @@ def measure_cues(real, fake, # RGB uint8 images
     "Numbers that justify words: colour and lightness shift, texture change, seam strength, displacement."
     if not region.any(): return {}
     near = cv2.dilate(region.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-    matched = match_tones(real, fake, exclude=near).astype(np.uint8)   # global tone changes are not cues
+    curves = tone_curves(real, fake, exclude=near)                   # global tone changes are not cues
     ys, xs = np.nonzero(region)                                      # the numbers below only look near the region:
     crop = np.s_[max(0, ys.min() - 12):ys.max() + 13, max(0, xs.min() - 12):xs.max() + 13]   # a crop gives the same
-    real, fake, matched, region = real[crop], fake[crop], matched[crop], region[crop]
+    real, fake, region = real[crop], fake[crop], region[crop]
+    matched = apply_tone_curves(curves, real).astype(np.uint8)
     if flow is not None: flow = flow[crop]
     r, f, r_matched = to_lab(real), to_lab(fake), to_lab(matched)
     d = (f - r_matched)[region]
