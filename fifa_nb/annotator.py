@@ -474,7 +474,7 @@ def write_explanation(named, # list of (concept name, findings) in the order to 
     parts = [_OPENINGS[rng.integers(len(_OPENINGS))]]
     if family in _FAMILY and rng.random() < 0.7: parts.append(f'It looks like {_FAMILY[family]}.')
     for i, (name, findings) in enumerate(named):
-        sentence = _clause(rng, f'<p>{FICT[name].phrase}</p> [SEG]', findings, plural=FICT[name].side == 'both')
+        sentence = _clause(rng, f'<p>{FICT[name].phrase}</p> [SEG]', findings, plural=FICT[name].plural)
         link = _LINKS[rng.integers(1, len(_LINKS))] if i and rng.random() < 0.5 else ''
         parts.append(link + sentence[0].lower() + sentence[1:] if link else _cap_tag(sentence))
     return ' '.join(parts)
