@@ -5,21 +5,29 @@
 # %% ../nbs/01_landmarks.ipynb #b1b19be5
 from __future__ import annotations
 import functools, importlib.util, json, os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fastcore.basics import patch_to
 
-from .core import FifaError, atomic_write_json, data_samples_dir, load_image, read_json, _short
-from .show import palette_color
+from .core import FifaError, data_samples_dir, load_image
 
 # %% auto #0
-__all__ = ['IBUG68_GROUPS', 'MEDIAPIPE478_GROUPS', 'LAYOUTS', 'LAYOUT_SIZES', 'CLOSED_GROUPS', 'MESH_MIDLINE', 'LAYOUT_MIRRORS',
-           'MESH_MIRROR', 'LANDMARKS_FORMAT', 'MESH_TO_IBUG68', 'DLIB_MIN_SCORE', 'FACE_LANDMARKER_URL', 'HAAR_CASCADE',
-           'BACKENDS', 'FACE_MARGIN', 'NoFaceError', 'FaceTooSmallError', 'BackendUnavailableError', 'Landmarks',
-           'show_landmarks', 'download_face_landmarker_model', 'haar_face_boxes', 'mean_shape_ibug68', 'fit_mean_shape',
-           'available_backends', 'detect_landmarks', 'face_box', 'cut_box', 'crop_face']
+__all__ = ['DLIB_MIN_SCORE', 'FACE_LANDMARKER_URL', 'HAAR_CASCADE', 'BACKENDS', 'NoFaceError', 'FaceTooSmallError',
+           'BackendUnavailableError', 'download_face_landmarker_model', 'haar_face_boxes', 'mean_shape_ibug68',
+           'fit_mean_shape', 'available_backends', 'detect_landmarks', 'IBUG68_GROUPS', 'MEDIAPIPE478_GROUPS',
+           'LAYOUTS', 'LAYOUT_SIZES', 'CLOSED_GROUPS', 'MESH_MIDLINE', 'LAYOUT_MIRRORS', 'MESH_MIRROR',
+           'LANDMARKS_FORMAT', 'MESH_TO_IBUG68', 'Landmarks', 'show_landmarks', 'FACE_MARGIN', 'face_box', 'cut_box',
+           'crop_face']
+
+# %% ../nbs/01_landmarks.ipynb #153e6cbd
+# The Landmarks type and the face crop have lessons of their own (01_keypoints, 01_landmark_crop); re-exported here
+# for one release, so `from fifa_nb.landmarks import Landmarks, crop_face` keeps working.
+from .keypoints import (IBUG68_GROUPS, MEDIAPIPE478_GROUPS, LAYOUTS, LAYOUT_SIZES, CLOSED_GROUPS, MESH_MIDLINE,
+                               LAYOUT_MIRRORS, MESH_MIRROR, LANDMARKS_FORMAT, MESH_TO_IBUG68, Landmarks, show_landmarks)
+from .landmark_crop import FACE_MARGIN, face_box, cut_box, crop_face
+_all_ = ['IBUG68_GROUPS', 'MEDIAPIPE478_GROUPS', 'LAYOUTS', 'LAYOUT_SIZES', 'CLOSED_GROUPS', 'MESH_MIDLINE', 'LAYOUT_MIRRORS',
+         'MESH_MIRROR', 'LANDMARKS_FORMAT', 'MESH_TO_IBUG68', 'Landmarks', 'show_landmarks', 'FACE_MARGIN', 'face_box',
+         'cut_box', 'crop_face']
 
 # %% ../nbs/01_landmarks.ipynb #f06b9524
 class NoFaceError(FifaError):
@@ -30,260 +38,6 @@ class FaceTooSmallError(FifaError):
 
 class BackendUnavailableError(FifaError):
     "A landmark backend cannot run here: a package or a model file is missing (the message says what to install)."
-
-# %% ../nbs/01_landmarks.ipynb #b2fdf5ff
-IBUG68_GROUPS = dict(
-    jaw=list(range(0, 17)),         # 0 = by the subject's right ear (image left), 8 = chin
-    right_brow=list(range(17, 22)), # subject's right brow, outer end first
-    left_brow=list(range(22, 27)),  # subject's left brow, inner end first
-    nose_bridge=list(range(27, 31)),
-    nose_lower=list(range(31, 36)),
-    right_eye=list(range(36, 42)),  # 36 = outer corner, then over the top
-    left_eye=list(range(42, 48)),   # 42 = inner corner, then over the top
-    outer_lips=list(range(48, 60)), # 48 = subject's right mouth corner
-    inner_lips=list(range(60, 68)))
-
-MEDIAPIPE478_GROUPS = dict(
-    face_oval=[10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-               152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109],
-    right_eye=[33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7],
-    left_eye=[362, 398, 384, 385, 386, 387, 388, 466, 263, 249, 390, 373, 374, 380, 381, 382],
-    right_brow=[70, 63, 105, 66, 107, 55, 65, 52, 53, 46],
-    left_brow=[336, 296, 334, 293, 300, 276, 283, 282, 295, 285],
-    outer_lips=[61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146],
-    inner_lips=[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95],
-    right_iris=[468, 469, 470, 471, 472], # centre first
-    left_iris=[473, 474, 475, 476, 477],  # centre first
-    nose_bridge=[168, 6, 197, 195, 5, 4], # between the eyes down to the tip, on the midline
-    nose_tip=[1],
-    nose_lower=[98, 97, 2, 326, 327],     # the base of the nose, right wing to left wing
-    nose_outline=[98, 64, 48, 115, 220, 45, 4, 275, 440, 344, 278, 294, 327, 326, 2, 97])  # wings and tip
-
-LAYOUTS = {"ibug68": IBUG68_GROUPS, "mediapipe478": MEDIAPIPE478_GROUPS}
-LAYOUT_SIZES = {"ibug68": 68, "mediapipe478": 478}
-# groups that are closed outlines (polygons: last point joins the first); the others are open lines or point sets
-CLOSED_GROUPS = {"ibug68": {"right_eye", "left_eye", "outer_lips", "inner_lips"},
-                 "mediapipe478": {"face_oval", "right_eye", "left_eye", "right_brow", "left_brow",
-                                  "outer_lips", "inner_lips", "nose_outline"}}
-
-# %% ../nbs/01_landmarks.ipynb #841e7230
-def _ibug68_mirror():
-    pairs = ([(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)]
-             + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
-             + [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)])
-    mirror = list(range(68))
-    for a, b in pairs: mirror[a], mirror[b] = b, a
-    return mirror
-
-MESH_MIDLINE = [0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-                94, 151, 152, 164, 168, 175, 195, 197, 199, 200] # mesh vertices on the face's midline
-
-def _mesh478_mirror():
-    mirror = list(range(478))
-    right_side = [i for i in range(248) if i not in MESH_MIDLINE] # 220 vertices on the subject's right
-    for k, i in enumerate(right_side): mirror[i], mirror[248 + k] = 248 + k, i
-    for a, b in [(468, 473), (469, 476), (470, 475), (471, 474), (472, 477)]: mirror[a], mirror[b] = b, a
-    return mirror
-
-LAYOUT_MIRRORS = {"ibug68": _ibug68_mirror(), "mediapipe478": _mesh478_mirror()}
-MESH_MIRROR = LAYOUT_MIRRORS["mediapipe478"]
-
-# %% ../nbs/01_landmarks.ipynb #6eb83fe5
-LANDMARKS_FORMAT = "fifa_nb.landmarks/1"  # format tag written into (and required in) landmark JSON files
-
-def _mirror_x(x, width): return width - 1 - x
-
-def _numbers(values, kind):
-    "`values` as a tuple of `kind` (float, or int for whole numbers only), or None if they are not that."
-    if isinstance(values, (str, bytes, dict)): return None
-    try:
-        out = tuple(kind(v) for v in values)
-        return out if kind is not int or all(o == v and not isinstance(v, bool) for o, v in zip(out, values)) else None
-    except (TypeError, ValueError, OverflowError): return None
-
-@dataclass(repr=False, eq=False)
-class Landmarks:
-    "The landmarks of one face: pixel coordinates plus the layout that names them."
-    points: np.ndarray             # (N, 2) float32, x then y, in pixels; (0, 0) is the centre of the top-left pixel
-    layout: str                    # a key of `LAYOUTS`: 'ibug68' or 'mediapipe478'
-    box: tuple                     # face box (x0, y0, x1, y1) in the same pixel coordinates as `points`
-    backend: str = "unknown"       # what produced the points, e.g. 'dlib', 'mediapipe-facemesh', 'opencv-approximate'
-    approximate: bool = False      # True when the points are a mean shape fitted to a box, not a real prediction
-    image_size: tuple = None       # (H, W) of the image the points refer to
-    n_faces: int = 1               # how many faces the detector found (these landmarks are of the largest)
-    score: float | None = None     # the detector's confidence for this face, when it gives one
-
-    def __post_init__(self):   # every field is checked: landmarks also come from JSON files written by anyone
-        if not isinstance(self.layout, str) or self.layout not in LAYOUTS:
-            raise FifaError(f"Unknown landmark layout {_short(repr(self.layout))}; known layouts: {', '.join(LAYOUTS)}")
-        n = LAYOUT_SIZES[self.layout]
-        try:
-            with np.errstate(over='ignore'): pts = np.asarray(self.points, dtype=np.float32)  # too big for float32: inf, refused below
-        except (TypeError, ValueError, OverflowError) as e:
-            raise FifaError(f"Layout {self.layout!r} has {n} points of (x, y), but these are not numbers ({_short(str(e))})") from None
-        if pts.shape != (n, 2):
-            raise FifaError(f"Layout {self.layout!r} has {n} points of (x, y), got an array of shape {pts.shape}")
-        if not np.isfinite(pts).all(): raise FifaError("Landmark coordinates must be finite (found NaN or inf)")
-        self.points = pts
-        box = _numbers(self.box, float)
-        if box is None or len(box) != 4 or not np.isfinite(box).all():
-            raise FifaError(f"box must be 4 finite numbers (x0, y0, x1, y1), got {_short(repr(self.box))}")
-        self.box = box
-        if self.image_size is not None:
-            size = _numbers(self.image_size, int)
-            if size is None or len(size) != 2 or min(size) <= 0:
-                raise FifaError(f"image_size must be (H, W), two whole numbers > 0, got {_short(repr(self.image_size))}")
-            self.image_size = size
-        n_faces, score = _numbers([self.n_faces], int), None if self.score is None else _numbers([self.score], float)
-        if n_faces is None or n_faces[0] < 0: raise FifaError(f"n_faces must be a whole number >= 0, got {_short(repr(self.n_faces))}")
-        if self.score is not None and score is None: raise FifaError(f"score must be a number or None, got {_short(repr(self.score))}")
-        self.n_faces, self.score = n_faces[0], None if score is None else score[0]
-        self.approximate, self.backend = bool(self.approximate), str(self.backend)
-
-    def __len__(self): return len(self.points)
-
-    def __repr__(self):
-        size = "?" if self.image_size is None else f"{self.image_size[1]}x{self.image_size[0]}"
-        x0, y0, x1, y1 = self.box
-        return (f"Landmarks({self.layout}, {len(self.points)} points, backend={self.backend!r}"
-                f"{', approximate' if self.approximate else ''}, box=({x0:.0f}, {y0:.0f}, {x1:.0f}, {y1:.0f}),"
-                f" image {size}, {self.n_faces} face{'s' if self.n_faces != 1 else ''} found)")
-
-# %% ../nbs/01_landmarks.ipynb #ddd7f267
-@patch_to(Landmarks)
-def group(self, name:str # a key of LAYOUTS[self.layout], e.g. 'left_eye'
-         ) -> np.ndarray:  # (k, 2) float32 points of that part
-    "The points of one named part of the face."
-    groups = LAYOUTS[self.layout]
-    if name not in groups:
-        raise FifaError(f"Layout {self.layout!r} has no group {name!r}; its groups are: {', '.join(groups)}")
-    return self.points[groups[name]]
-
-# %% ../nbs/01_landmarks.ipynb #1ac616cf
-from dataclasses import replace as _replace
-
-@patch_to(Landmarks)
-def flipped(self, width:int=None # width of the image; default: this object's image_size
-           ) -> Landmarks:
-    "The landmarks of the left-right mirrored image, with left and right parts swapped back into place."
-    if width is None:
-        if self.image_size is None: raise FifaError("flipped() needs the image width: pass width=")
-        width = self.image_size[1]
-    pts = self.points[LAYOUT_MIRRORS[self.layout]].copy()
-    pts[:, 0] = _mirror_x(pts[:, 0], width)
-    x0, y0, x1, y1 = self.box
-    return _replace(self, points=pts, box=(_mirror_x(x1, width), y0, _mirror_x(x0, width), y1))
-
-@patch_to(Landmarks)
-def scaled(self, factor # one number, or (fx, fy) for different horizontal and vertical factors
-          ) -> Landmarks:
-    "The landmarks of the image resized by `factor`."
-    fx, fy = (factor, factor) if np.isscalar(factor) else factor
-    f = np.array([fx, fy], np.float32)
-    pts = (self.points + 0.5) * f - 0.5
-    x0, y0, x1, y1 = self.box
-    box = ((x0 + 0.5) * fx - 0.5, (y0 + 0.5) * fy - 0.5, (x1 + 0.5) * fx - 0.5, (y1 + 0.5) * fy - 0.5)
-    size = None if self.image_size is None else (round(self.image_size[0] * fy), round(self.image_size[1] * fx))
-    return _replace(self, points=pts, box=box, image_size=size)
-
-# %% ../nbs/01_landmarks.ipynb #a48c7d22
-@patch_to(Landmarks)
-def moved(self, points, # (N, 2): the new positions of the same N points, in the same order
-          image_size=None, # (H, W) of the image the new points refer to; default: unchanged
-         ) -> Landmarks:
-    "The same landmarks at new `points`; the face box follows the points' bounding box."
-    points = np.asarray(points, np.float32)
-    if points.shape != self.points.shape:
-        raise FifaError(f"moved() needs {len(self.points)} points of (x, y), like these {self.layout} landmarks; got an array of shape {points.shape}")
-    (a0, b0), (a1, b1) = self.points.min(0), self.points.max(0)
-    (c0, d0), (c1, d1) = points.min(0), points.max(0)
-    x0, y0, x1, y1 = self.box
-    sx, sy = (c1 - c0) / max(a1 - a0, 1e-6), (d1 - d0) / max(b1 - b0, 1e-6)
-    box = (c0 + (x0 - a0) * sx, d0 + (y0 - b0) * sy, c1 + (x1 - a1) * sx, d1 + (y1 - b1) * sy)
-    return _replace(self, points=points, box=tuple(float(v) for v in box),
-                    image_size=self.image_size if image_size is None else image_size)
-
-# %% ../nbs/01_landmarks.ipynb #e3a122ba
-@patch_to(Landmarks)
-def to_dict(self) -> dict:
-    "A JSON-ready dict (format tag, layout, points rounded to 1/1000 px, and the metadata)."
-    return dict(format=LANDMARKS_FORMAT, layout=self.layout, backend=self.backend, approximate=self.approximate,
-                image_size=None if self.image_size is None else list(self.image_size),
-                box=[round(v, 3) for v in self.box], n_faces=self.n_faces, score=self.score,
-                points=np.round(self.points.astype(np.float64), 3).tolist())
-
-@patch_to(Landmarks, cls_method=True)
-def from_dict(cls, d:dict # as written by `to_dict`; unknown keys (e.g. a 'note') are ignored
-             ) -> Landmarks:
-    "Landmarks from a dict, checking the format tag and the fields."
-    if not isinstance(d, dict) or d.get("format") != LANDMARKS_FORMAT:
-        got = d.get("format") if isinstance(d, dict) else type(d).__name__
-        raise FifaError(f"Not a landmarks record: expected format {LANDMARKS_FORMAT!r}, got {got!r}")
-    missing = [k for k in ("layout", "points", "box") if k not in d]
-    if missing: raise FifaError(f"Landmarks record lacks {', '.join(missing)}")
-    return cls(d["points"], d["layout"], box=d["box"], backend=d.get("backend", "unknown"),
-               approximate=d.get("approximate", False), image_size=d.get("image_size"),
-               n_faces=d.get("n_faces", 1), score=d.get("score"))
-
-@patch_to(Landmarks)
-def to_json(self, path, # file to write
-            overwrite:bool=False): # replace an existing file?
-    "Write the landmarks to a JSON file, atomically."
-    atomic_write_json(path, self.to_dict(), overwrite=overwrite)
-    return Path(path)
-
-@patch_to(Landmarks, cls_method=True)
-def from_json(cls, path) -> Landmarks:
-    "Read landmarks written by `to_json`, with a clear error for a missing or malformed file."
-    d = read_json(path, 'landmark file')  # missing, not UTF-8, cut short, too deep or too big: a FifaError naming the file
-    try: return cls.from_dict(d)
-    except FifaError as e: raise FifaError(f"{_short(str(path))}: {e}") from None
-
-# %% ../nbs/01_landmarks.ipynb #f2dcfa7f
-# one palette colour per part name, the same in every layout
-_GROUP_COLORS = {name: i for i, name in enumerate(dict.fromkeys(n for groups in LAYOUTS.values() for n in groups))}
-
-def show_landmarks(image, # RGB uint8 (H, W, 3) array, path or PIL image
-                   landmarks:Landmarks, # the points to draw
-                   ax=None, # matplotlib axes; a new figure when None
-                   title:str=None, # axes title; default: layout and backend
-                   legend:bool=True, # add a legend of the named parts (below the image)
-                   margin:float|None=0.3, # zoom to the face box plus this fraction of its size; None: whole image
-                   point_size:float=None): # marker size; default depends on the number of points
-    "Draw landmarks over an image, one colour per named part (left/right are the subject's)."
-    import matplotlib.pyplot as plt
-    image = load_image(image, min_side=1)
-    if ax is None: _, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(image); ax.set_axis_off()
-    s = point_size or (10 if len(landmarks) < 100 else 4)
-    ax.scatter(*landmarks.points.T, s=s / 2, c="lightgray", alpha=0.6, linewidths=0)
-    for name, idx in LAYOUTS[landmarks.layout].items():
-        color = np.asarray(palette_color(_GROUP_COLORS[name])) / 255
-        line = landmarks.points[idx + idx[:1] if name in CLOSED_GROUPS[landmarks.layout] else idx]
-        if len(idx) > 1 and "iris" not in name: ax.plot(*line.T, color=color, lw=0.8, alpha=0.9)
-        ax.scatter(*landmarks.points[idx].T, s=s, color=color, linewidths=0, label=name)
-    if margin is not None:
-        (x0, y0, x1, y1), (H, W) = landmarks.box, image.shape[:2]
-        pad = margin * max(x1 - x0, y1 - y0)
-        ax.set_xlim(max(-0.5, x0 - pad), min(W - 0.5, x1 + pad)); ax.set_ylim(min(H - 0.5, y1 + pad), max(-0.5, y0 - pad))
-    ax.set_title(title or f"{landmarks.layout} ({landmarks.backend})", fontsize=9)
-    if legend: ax.legend(fontsize=7, markerscale=2, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=3, frameon=False)
-    return ax
-
-# %% ../nbs/01_landmarks.ipynb #f744a4a2
-MESH_TO_IBUG68 = [127, 93, 132, 58, 172, 150, 149, 148, 152, 377, 378, 379, 397, 288, 361, 323, 356,  # jaw
-                  46, 63, 105, 66, 107, 336, 296, 334, 293, 276,  # brows
-                  168, 197, 5, 4, 75, 97, 2, 326, 305,  # nose
-                  7, 159, 158, 155, 153, 144, 382, 385, 386, 249, 373, 380,  # eyes
-                  61, 39, 37, 0, 267, 269, 291, 321, 314, 17, 84, 91,  # outer lips
-                  78, 82, 13, 312, 308, 317, 14, 87]  # inner lips
-
-@patch_to(Landmarks)
-def to_ibug68(self) -> Landmarks:
-    "These landmarks in the 68-point iBUG layout (the mesh through `MESH_TO_IBUG68`; iBUG 68 as it is)."
-    if self.layout == "ibug68": return self
-    if self.layout == "mediapipe478": return _replace(self, points=self.points[MESH_TO_IBUG68], layout="ibug68")
-    raise FifaError(f"No conversion from {self.layout!r} to 'ibug68'")
 
 # %% ../nbs/01_landmarks.ipynb #0ce19859
 def _box_size(box): return min(box[2] - box[0], box[3] - box[1])
@@ -513,52 +267,3 @@ def detect_landmarks(image, # RGB uint8 (H, W, 3) array, path or PIL image
     if backend == "mediapipe": return _detect_mediapipe(image, model_path, min_face_size)
     if backend == "opencv": return _detect_opencv(image, min_face_size)
     raise FifaError(f"Unknown landmark backend {backend!r}; choose 'auto', {', '.join(map(repr, BACKENDS))}")
-
-# %% ../nbs/01_landmarks.ipynb #6910f80d
-FACE_MARGIN = 2.0   # a face crop's side is this many times the larger side of the 68 landmarks' box
-
-def face_box(landmarks, # `Landmarks` of the face (any layout: read through `to_ibug68`)
-             margin:float=FACE_MARGIN, # side of the square / the larger side of the landmarks' box
-             shift=(0.0, 0.0), # (dx, dy): move the square by these fractions of its side
-             scale:float=1.0, # grow (> 1) or shrink (< 1) the square about its centre
-            ) -> tuple: # (x0, y0, x1, y1) whole pixels; may reach outside the picture
-    "The square the model sees around a face: the one framing used everywhere in fifa_nb."
-    for name, v in (('margin', margin), ('scale', scale)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not 0.1 <= v <= 10:
-            raise FifaError(f'{name} must be a number from 0.1 to 10, got {v!r}.')
-    p = landmarks.to_ibug68().points.astype(np.float64)
-    (x0, y0), (x1, y1) = p.min(0), p.max(0)
-    side = max(2, int(round(margin * scale * max(x1 - x0, y1 - y0, 1.0))))
-    cx, cy = (x0 + x1) / 2 + shift[0] * side, (y0 + y1) / 2 + shift[1] * side
-    bx, by = int(round(cx - side / 2)), int(round(cy - side / 2))
-    return bx, by, bx + side, by + side
-
-def cut_box(array, # (H, W) or (H, W, C) array: an image or a mask
-            box, # (x0, y0, x1, y1) whole pixels, possibly outside the array
-            pad:str='edge', # what fills the outside: 'edge' (repeat the border pixels: images) or 'zero' (masks)
-           ) -> np.ndarray:
-    "The part of `array` under `box`, padded where the box leaves the array."
-    x0, y0, x1, y1 = (int(v) for v in box)
-    H, W = array.shape[:2]
-    top, left, bottom, right = max(0, -y0), max(0, -x0), max(0, y1 - H), max(0, x1 - W)
-    inner = array[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
-    if not (top or left or bottom or right): return inner.copy()
-    if inner.size == 0: pad = 'zero'   # the box misses the picture altogether
-    widths = [(top, bottom), (left, right)] + [(0, 0)] * (array.ndim - 2)
-    return np.pad(inner, widths, mode='edge' if pad == 'edge' else 'constant')
-
-def crop_face(image, # RGB uint8 (H, W, 3) picture
-              landmarks, # `Landmarks` of the face in `image`
-              size:int=256, # side of the result
-              margin:float=FACE_MARGIN, shift=(0.0, 0.0), scale:float=1.0, # see `face_box`
-             ) -> tuple: # (crop RGB uint8 (size, size, 3), Landmarks on the crop, box in the picture)
-    "Cut and resize the face square (`face_box`); the landmarks follow."
-    import cv2
-    box = face_box(landmarks, margin, shift, scale)
-    x0, y0, x1, y1 = box
-    k = size / (x1 - x0)
-    crop = cv2.resize(cut_box(image, box), (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
-    lm = _replace(landmarks, points=landmarks.points - np.float32([x0, y0]), image_size=(y1 - y0, x1 - x0),
-                  box=tuple(b - o for b, o in zip(landmarks.box, (x0, y0, x0, y0)))).scaled(k)   # pixel centres map to pixel centres
-    return crop, _replace(lm, image_size=(size, size)), box
-
