@@ -15,7 +15,7 @@ from .core import FifaError, ImageError
 from .samples import sample_face
 from .face_crop import FACE_SIZE, find_face, read_picture, crop_like
 from .answers import (MAX_LABELS, load_model, concept_name, region_question, analyze, highlight_segments, answer_picture,
-                             annotate_pair, _region_mask)
+    annotate_pair, _region_mask)
 
 # %% ../nbs/13_app_handlers.ipynb #2ff1cc41
 DEMO_MAX_FILE_SIZE = 15 * 2**20   # bytes of one picture: Gradio checks uploads while receiving them, we check data: URLs

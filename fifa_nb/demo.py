@@ -20,11 +20,11 @@ from .core import FifaError
 # `fifa_nb.demo` had is re-exported for one release, so `from fifa_nb.demo import ...` keeps working.
 from .face_crop import FACE_SIZE, DEMO_MAX_PIXELS, DEMO_MIN_SIDE, FaceCrop, demo_max_pixels, read_picture, find_face, crop_like
 from .answers import (MAX_LABELS, load_model, concept_name, region_question, analyze, label_colors, highlight_segments,
-                             answer_picture, answer_figure, annotate_pair)
+    answer_picture, answer_figure, annotate_pair)
 from .app_handlers import (DEMO_MAX_FILE_SIZE, DEMO_MAX_QUESTION_CHARS, DEMO_SAMPLES, IMAGE_TASKS, REGION_TASKS, demo_temp_dir,
-                                  remove_demo_temp_dir, demo_sample, sample_file, analysis_outputs, handle_analyze, read_box,
-                                  handle_region, handle_click, handle_annotate, picture_from_payload,
-                                  _demo_opened, _demo_closed, _write_private)
+    remove_demo_temp_dir, demo_sample, sample_file, analysis_outputs, handle_analyze, read_box,
+    handle_region, handle_click, handle_annotate, picture_from_payload,
+    _demo_opened, _demo_closed, _write_private)
 _all_ = ['FACE_SIZE', 'DEMO_MAX_PIXELS', 'DEMO_MIN_SIDE', 'FaceCrop', 'demo_max_pixels', 'read_picture', 'find_face', 'crop_like',
          'MAX_LABELS', 'load_model', 'concept_name', 'region_question', 'analyze', 'label_colors', 'highlight_segments',
          'answer_picture', 'answer_figure', 'annotate_pair',

@@ -19,7 +19,7 @@ from .quality import INNOCENT_GLOBAL_EDITS
 from .lab_checks import _Report
 # The checks of the first three exercises live in 13a_checks; re-exported here, so `from fifa_nb.lab import ...` keeps working.
 from .lab_checks import (LAB_METHODS, THRESHOLD_SHARE, MIN_DEFENCE_WORDS, check_dice, lab_pairs, choice_name,
-                                lab_artifact_mask, threshold_scores, check_threshold, check_naming_rule)
+    lab_artifact_mask, threshold_scores, check_threshold, check_naming_rule)
 _all_ = ['LAB_METHODS', 'THRESHOLD_SHARE', 'MIN_DEFENCE_WORDS', 'check_dice', 'lab_pairs', 'choice_name', 'lab_artifact_mask',
          'threshold_scores', 'check_threshold', 'check_naming_rule']
 
