@@ -4,345 +4,39 @@
 
 # %% ../nbs/05b_faces.ipynb #a71856fd
 from __future__ import annotations
-import base64, functools, math, os, re, time, warnings
+import base64, math, os, re, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 from fastcore.basics import patch_to
 
-from .core import FifaError, atomic_write_json, check_number, load_image, read_json, _rgb, _short
-from .landmarks import (DLIB_MIN_SCORE, BackendUnavailableError, Landmarks, crop_face, cut_box, face_box, _box_size,
-                               _dlib_model_file, _dlib_models, _dlib_status)
-from .batch import UnsafePathError, check_inside, inside_root
+from .core import FifaError, atomic_write_json, check_number, load_image, read_json, _short
+from .landmarks import Landmarks, crop_face, cut_box
+from .batch import inside_root
+from .face_checks import _face_models, _relative, _detect_scale
+from .face_identity import _person_ids
 
 # %% auto #0
-__all__ = ['FACE_SUFFIXES', 'DETECT_WINDOW', 'SEARCH_BELOW', 'MAX_DETECT_PIXELS', 'RECOGNITION_MODEL', 'NOSE_DEPTH', 'MAX_YAW',
-           'BLUR_CROP', 'MAX_BLUR', 'EYES_SPAN', 'MIN_FIT', 'QUALITY_CODES', 'HASH_CROP', 'DUPLICATE_BITS',
-           'COPY_DISTANCE', 'SAME_PERSON', 'LINKAGES', 'MAX_CLUSTER_FACES', 'FACES_FORMAT', 'PERSON_SHARES',
-           'make_demo_photos', 'photo_files', 'find_faces', 'estimate_yaw', 'blur_ratio', 'face_quality', 'phash',
-           'hamming', 'face_descriptor', 'duplicate_groups', 'cluster_faces', 'FaceEntry', 'FaceIndex', 'index_faces',
-           'split_people']
+__all__ = ['FACES_FORMAT', 'PERSON_SHARES', 'FaceEntry', 'FaceIndex', 'index_faces', 'split_people', 'FACE_SUFFIXES',
+           'DETECT_WINDOW', 'SEARCH_BELOW', 'MAX_DETECT_PIXELS', 'RECOGNITION_MODEL', 'NOSE_DEPTH', 'MAX_YAW',
+           'BLUR_CROP', 'MAX_BLUR', 'EYES_SPAN', 'MIN_FIT', 'QUALITY_CODES', 'make_demo_photos', 'photo_files',
+           'find_faces', 'estimate_yaw', 'blur_ratio', 'face_quality', 'HASH_CROP', 'DUPLICATE_BITS', 'COPY_DISTANCE',
+           'SAME_PERSON', 'LINKAGES', 'MAX_CLUSTER_FACES', 'phash', 'hamming', 'face_descriptor', 'duplicate_groups',
+           'cluster_faces']
 
-# %% ../nbs/05b_faces.ipynb #a133be3d
-def _portrait_names(folder) -> dict:
-    "file -> the person's name, from the portraits' faces.csv."
-    import csv
-    with open(folder / 'faces.csv', newline='', encoding='utf-8') as f: return {r['file']: r['name'] for r in csv.DictReader(f)}
-
-def make_demo_photos(folder, # where to write the photos (created; must not exist yet)
-                     n_people:int=15, # portraits, one person each
-                     n_varied:int=4, # of them, people who get five more photos (smaller, cropped, JPEG q30, mirrored, tilted)
-                     seed:int=0, # which portraits
-                    ) -> dict: # {file: [names of its faces, left to right]} ([] for no face, None for the hidden and text files)
-    "A folder like a user's own photos, made from the bundled public-domain portraits, with everything index_faces must handle."
-    import cv2, shutil
-    from fifa_nb.core import data_samples_dir, save_image
-    source = data_samples_dir() / 'faces' / 'congress'
-    if not (source / 'faces.csv').is_file(): raise FifaError(f'No portraits at {source}: work in a clone of fifa_nb.')
-    names = _portrait_names(source)
-    files = sorted(names)
-    pick = [files[k] for k in np.random.default_rng(seed).permutation(len(files))[:n_people + 3]]
-    out = Path(folder); out.mkdir(parents=True)
-    truth = {}
-    def photo(file): return cv2.resize(load_image(source / file), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a 'camera' photo
-    def put(name, image, who, quality=92):
-        (out / name).parent.mkdir(parents=True, exist_ok=True); save_image(image, out / name, quality=quality); truth[name] = who
-    for file in pick[:n_people]: put(f'portraits/{file}', photo(file), [names[file]])
-    for file in pick[:n_varied]:
-        image, stem, who = photo(file), Path(file).stem, [names[file]]
-        H, W = image.shape[:2]
-        put(f'holiday/{stem}_small.jpg', cv2.resize(image, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA), who)
-        put(f'holiday/{stem}_crop.jpg', image[H // 8: H - H // 10, W // 7: W - W // 9], who)
-        put(f'holiday/{stem}_q30.jpg', image, who, quality=30)
-        put(f'holiday/{stem}_mirror.png', image[:, ::-1], who)
-        tilt = cv2.getRotationMatrix2D((W / 2, H / 2), 8, 1.0)
-        put(f'holiday/{stem}_tilt.webp', cv2.warpAffine(image, tilt, (W, H), borderMode=cv2.BORDER_REFLECT101), who)
-    first, a, b, c = pick[0], *pick[n_people:n_people + 3]
-    shutil.copyfile(out / 'portraits' / first, out / f'copy_of_{first}'); truth[f'copy_of_{first}'] = [names[first]]
-    left, right = photo(a), photo(b)
-    H = min(left.shape[0], right.shape[0])
-    put('group/two_people.jpg', np.concatenate([left[:H], right[:H]], axis=1), [names[a], names[b]])
-    canvas = np.full((360, 480, 3), 200, np.uint8)
-    small = load_image(source / c)
-    small = cv2.resize(small, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
-    canvas[100:100 + small.shape[0], 150:150 + small.shape[1]] = small
-    put('misc/tiny_face.jpg', canvas, [names[c]])
-    side = photo(first).shape[0] * 2 / 3      # the face crop (`face_box`) is about 2/3 of a portrait's height
-    put('misc/blurred_strong.jpg', cv2.GaussianBlur(photo(first), (0, 0), 2 * side / 128), [names[first]])
-    put('misc/blurred_mild.jpg', cv2.GaussianBlur(photo(pick[1]), (0, 0), 1 * side / 128), [names[pick[1]]])
-    y, x = np.mgrid[0:300, 0:400]
-    landscape = np.stack([120 + 60 * np.sin(x / 40), 170 - y / 3, 90 + 40 * np.cos(y / 30 + x / 90)], -1)
-    landscape += np.random.default_rng(seed).normal(0, 6, landscape.shape)
-    put('misc/landscape.png', np.clip(landscape, 0, 255).astype(np.uint8), [])
-    (out / 'misc' / 'broken.jpg').write_bytes((out / 'portraits' / first).read_bytes()[:600]); truth['misc/broken.jpg'] = []
-    (out / '.thumbnail.jpg').write_bytes((out / 'portraits' / first).read_bytes()); truth['.thumbnail.jpg'] = None
-    (out / 'notes.txt').write_text('photos from the bundled portraits\n'); truth['notes.txt'] = None
-    return truth
-
-# %% ../nbs/05b_faces.ipynb #8942baae
-FACE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.webp')   # the photo files index_faces reads (any case)
-
-def _relative(root, path) -> str: return Path(path).relative_to(root).as_posix()
-
-def photo_files(folder, # the folder of photos (searched at every depth)
-               ) -> tuple: # (sorted list of Paths, list of refusals {file, face: None, code, reason})
-    "The photos under `folder`: hidden files and folders skipped, links followed only while they stay inside it."
-    root = Path(folder).expanduser()
-    if not root.is_dir(): raise FifaError(f'{_short(str(root))!r} is not a folder: pass the folder that holds your photos.')
-    files, refused, seen, todo = [], [], set(), [root]
-    def refuse(path, code, reason): refused.append(dict(file=_relative(root, path), face=None, code=code, reason=reason))
-    while todo:
-        here = todo.pop()
-        try: real = check_inside(root, here).resolve()
-        except UnsafePathError as e: refuse(here, 'loop' if 'loop of symbolic links' in str(e) else 'outside', str(e)); continue
-        if real in seen: refuse(here, 'loop', 'a link back to a folder already searched; skipped'); continue
-        seen.add(real)
-        try: entries = sorted(os.scandir(here), key=lambda e: e.name)
-        except OSError as e: refuse(here, 'unreadable', f'the folder cannot be listed ({type(e).__name__})'); continue
-        folders = []
-        for entry in entries:
-            if entry.name.startswith('.'): continue           # .DS_Store, .git, editors' temporary files
-            path = Path(entry.path)
-            try: is_folder = entry.is_dir()                   # follows links; a looping link is not a folder
-            except OSError: is_folder = False
-            if is_folder: folders.append(path)
-            elif path.suffix.lower() in FACE_SUFFIXES:
-                try: files.append(check_inside(root, path))
-                except UnsafePathError as e: refuse(path, 'loop' if 'loop of symbolic links' in str(e) else 'outside', str(e))
-        todo.extend(reversed(folders))
-    return sorted(files, key=lambda p: _relative(root, p)), refused
-
-# %% ../nbs/05b_faces.ipynb #4fd7980e
-DETECT_WINDOW = 80       # dlib's HOG face detector finds faces from about 80x80 px up
-SEARCH_BELOW = 0.625     # faces are looked for down to this fraction of min_face, so that smaller ones are reported, not missed
-MAX_DETECT_PIXELS = 8_000_000  # the detector sees at most this many pixels (a 12 MP photo is searched at 0.8x)
-RECOGNITION_MODEL = 'dlib_face_recognition_resnet_model_v1.dat'
-_EXTRA = 'pip install "fifa_nb[landmarks]" (dlib-bin and face-recognition-models)'
-
-def _recognition_model_file():
-    "Path of dlib's face recognition ResNet, shipped in face_recognition_models next to the 68-point predictor."
-    predictor, _ = _dlib_model_file()
-    path = None if predictor is None else predictor.parent / RECOGNITION_MODEL
-    return path if path is not None and path.is_file() else None
-
-def _face_models():
-    "dlib's (detector, 68-point predictor, face recognition ResNet); a clear error naming the extra when they are missing."
-    problem = _dlib_status() or (None if _recognition_model_file() else f'{RECOGNITION_MODEL} is missing')
-    if problem:
-        raise BackendUnavailableError(f'Indexing faces needs dlib (faces, landmarks and the face descriptor that groups '
-                                      f'them by person), which cannot run here: {problem}. Install it with {_EXTRA}.')
-    return (*_dlib_models(_dlib_model_file()[0]), _recognizer(str(_recognition_model_file())))
-
-@functools.lru_cache(maxsize=1)
-def _recognizer(path):
-    import dlib
-    return dlib.face_recognition_model_v1(path)
-
-def _detect_scale(shape, min_face, max_detect_pixels) -> float:
-    "How much a photo is resized for the face search: `min_face` becomes the detector's 80 px, within the pixel cap."
-    return min(DETECT_WINDOW / min_face, (max_detect_pixels / (shape[0] * shape[1])) ** 0.5)
-
-def find_faces(image, # RGB uint8 (H, W, 3) array, path or PIL image
-               min_face:float=40, # smallest face to look for: shorter side of the detector's box, in pixels
-               max_detect_pixels:int=MAX_DETECT_PIXELS, # cap on the pixels the detector searches (bigger photos are shrunk first)
-              ) -> list: # Landmarks of every face found, from left to right (n_faces = how many)
-    "Every face in a photo (dlib's HOG detector at the scale that finds `min_face`-pixel faces) with its 68 landmarks."
-    import cv2, dlib
-    detector, predictor, _ = _face_models()
-    image = _rgb(image)
-    H, W = image.shape[:2]
-    scale = _detect_scale(image.shape, min_face, max_detect_pixels)
-    small = image if scale == 1 else cv2.resize(image, (max(1, round(W * scale)), max(1, round(H * scale))),
-                                                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    rects, scores, _ = detector.run(small, 0, 0.0)
-    back = lambda v: (v + 0.5) / scale - 0.5        # pixel centres of the shrunk/enlarged picture -> of the photo
-    boxes = sorted((back(r.left()), back(r.top()), back(r.right()), back(r.bottom()), s)
-                   for r, s in zip(rects, scores) if s >= DLIB_MIN_SCORE)
-    faces = []
-    for x0, y0, x1, y1, score in boxes:
-        shape = predictor(image, dlib.rectangle(*(int(round(v)) for v in (x0, y0, x1, y1))))
-        points = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
-        faces.append(Landmarks(points, 'ibug68', box=(x0, y0, x1, y1), backend='dlib', image_size=(H, W),
-                               n_faces=len(boxes), score=float(score)))
-    return faces
-
-# %% ../nbs/05b_faces.ipynb #bf35d099
-NOSE_DEPTH = 0.6   # a generic face: the nose tip stands this many half eye-widths (outer corners) in front of the eye corners
-MAX_YAW = 45.0     # degrees: turned further, the far eye and cheek hide behind the nose and the face's own curve
-
-def estimate_yaw(landmarks:Landmarks, # 68 iBUG points (any layout is read through `to_ibug68`)
-                ) -> float: # degrees; 0 = frontal, > 0 = the nose points to the picture's right
-    "How far the head is turned left or right, from where the nose tip sits between the outer eye corners."
-    p = landmarks.to_ibug68().points.astype(np.float64)
-    right_corner, left_corner, nose_tip = p[36], p[45], p[30]
-    axis = left_corner - right_corner
-    half = np.linalg.norm(axis) / 2
-    if half < 1e-6: return float('nan')
-    offset = np.dot(nose_tip - (right_corner + left_corner) / 2, axis / (2 * half)) / half
-    return float(np.degrees(np.arctan2(offset, NOSE_DEPTH)))
-
-# %% ../nbs/05b_faces.ipynb #9b245f0a
-BLUR_CROP = 128    # blur is measured on the face crop at this size (the face spans about 64 px of it)
-MAX_BLUR = 0.8     # re-blur ratio above which a face counts as blurred (the model below: about 2 px of blur at that size)
-
-def _edge_energy(gray): 
-    import cv2
-    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
-    return float((gx ** 2 + gy ** 2)[3:-3, 3:-3].mean())
-
-def blur_ratio(crop, # RGB uint8 face crop (e.g. `crop_face(image, landmarks, size=BLUR_CROP)[0]`)
-              ) -> float: # 0..1: about 0.5 for a sharp face, towards 1 for a blurred one
-    "How much of the crop's edge energy survives one more blur (Gaussian, 1 px): a blurred face has little left to lose."
-    import cv2
-    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    energy = _edge_energy(gray)
-    if energy < 1e-3: return 1.0      # a flat picture: no edges at all
-    return min(1.0, _edge_energy(cv2.GaussianBlur(gray, (0, 0), 1.0)) / energy)
-
-# %% ../nbs/05b_faces.ipynb #ebba7862
-EYES_SPAN = (0.15, 0.75)  # eye centres' distance / face box side: frontal faces measure about 0.4, a 60-degree turn 0.2
-MIN_FIT = 0.3             # overlap (IoU) of the landmarks' box with the detector's box: below it the points left the face
-QUALITY_CODES = ('too_small', 'cut_off', 'implausible', 'profile', 'blurred')  # in the order they are checked
-
-def _iou(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0])); h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
-
-def face_quality(image, # RGB uint8 (H, W, 3) photo
-                 landmarks:Landmarks, # one face in it (box = the detector's box)
-                 min_face:float=64, max_yaw:float=MAX_YAW, max_blur:float=MAX_BLUR, # the limits (see above)
-                ) -> tuple: # (figures {size, crop, yaw, blur, eyes, fit, outside, score}, [(code, reason), ...] of the checks failed)
-    "Measure one face and say what, if anything, makes it unusable for the dataset."
-    H, W = image.shape[:2]
-    p = landmarks.to_ibug68().points.astype(np.float64)
-    box, size = landmarks.box, _box_size(landmarks.box)
-    tolerance = 0.02 * size   # a point a hair outside the picture is still on the face
-    outside = int(((p[:, 0] < -0.5 - tolerance) | (p[:, 0] > W - 0.5 + tolerance) |
-                   (p[:, 1] < -0.5 - tolerance) | (p[:, 1] > H - 0.5 + tolerance)).sum())
-    right_eye, left_eye = p[36:42].mean(0), p[42:48].mean(0)
-    eyes = float(np.linalg.norm(left_eye - right_eye) / max(size, 1e-6))
-    across = (left_eye - right_eye) / max(np.linalg.norm(left_eye - right_eye), 1e-6)
-    down = np.array([-across[1], across[0]])            # from the eyes towards the chin, whatever the head's tilt
-    heights = [p[i].mean(0) @ down for i in (range(17, 27), range(36, 48), [30], range(48, 60), [8])]
-    ordered = all(a < b for a, b in zip(heights, heights[1:]))    # brows, eyes, nose tip, mouth, chin: top to bottom
-    fit = _iou((*p.min(0), *p.max(0)), box)
-    yaw = estimate_yaw(landmarks)
-    blur = blur_ratio(crop_face(image, landmarks, size=BLUR_CROP)[0])
-    crop = face_box(landmarks)
-    figures = dict(size=round(float(size), 1), crop=crop[2] - crop[0], yaw=None if np.isnan(yaw) else round(yaw, 1),
-                   blur=round(blur, 3), eyes=round(eyes, 3), fit=round(float(fit), 3), outside=outside,
-                   score=None if landmarks.score is None else round(landmarks.score, 3))
-    problems = []
-    if size < min_face: problems.append(('too_small', f'face {size:.0f} px, smaller than min_face={min_face:g} px'))
-    if outside: problems.append(('cut_off', f'{outside} of 68 landmarks fall outside the picture: the face is cut off'))
-    odd = []
-    if not EYES_SPAN[0] <= eyes <= EYES_SPAN[1]: odd.append(f'eye distance {eyes:.2f} of the face box (plausible {EYES_SPAN[0]}-{EYES_SPAN[1]})')
-    if not ordered: odd.append('brows, eyes, nose, mouth and chin are not in order from top to bottom')
-    if fit < MIN_FIT: odd.append(f'the landmarks cover only {fit:.2f} of the detected face (occluded or a bad fit)')
-    if odd: problems.append(('implausible', 'implausible landmarks: ' + '; '.join(odd)))
-    if not abs(yaw) <= max_yaw: problems.append(('profile', f'turned {yaw:+.0f} degrees, beyond max_yaw={max_yaw:g} (a profile)'))
-    if blur > max_blur: problems.append(('blurred', f'blurred: re-blur ratio {blur:.2f} > max_blur={max_blur:g}'))
-    return figures, problems
-
-# %% ../nbs/05b_faces.ipynb #056f192a
-HASH_CROP = 64       # the face crop is hashed at this size (then 32x32 grey)
-DUPLICATE_BITS = 8   # two faces whose hashes differ in at most this many of 64 bits (and whose descriptors agree) are copies
-COPY_DISTANCE = 0.4  # ... agree: closer than this. Copies of one photo measure under 0.35, different people rarely under 0.45
-
-def phash(crop, # RGB uint8 picture, e.g. a face crop
-         ) -> str: # 64 bits as 16 hex digits
-    "Perceptual hash: the signs of the 8x8 lowest frequencies (DCT of a 32x32 grey copy) against their median."
-    import cv2
-    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    low = cv2.dct(cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA))[:8, :8].ravel()
-    bits = low > np.median(low)
-    return f'{int("".join("1" if b else "0" for b in bits), 2):016x}'
-
-def hamming(a:str, b:str) -> int:
-    "How many of the 64 bits two `phash` values differ in."
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-# %% ../nbs/05b_faces.ipynb #3c48d74e
-SAME_PERSON = 0.6   # dlib's threshold: descriptors of one person are usually closer than this (99.38% right on LFW pairs)
-
-def face_descriptor(image, # RGB uint8 (H, W, 3) photo
-                    landmarks:Landmarks, # 68 iBUG points of one face in it
-                   ) -> np.ndarray: # (128,) float32; two photos of one person are usually less than 0.6 apart
-    "dlib's face descriptor: a ResNet maps the aligned face (from its landmarks) to 128 numbers that say who it is."
-    import dlib
-    *_, recognizer = _face_models()
-    box = dlib.rectangle(*(int(round(v)) for v in landmarks.box))
-    shape = dlib.full_object_detection(box, [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks.to_ibug68().points])
-    return np.asarray(recognizer.compute_face_descriptor(np.ascontiguousarray(image), shape), np.float32)
-
-# %% ../nbs/05b_faces.ipynb #c13398f3
-def _hash_bits(hashes) -> np.ndarray: # (n, 8) uint8: the 64 bits of each hash
-    return np.frombuffer(b''.join(bytes.fromhex(h) for h in hashes), np.uint8).reshape(len(hashes), 8)
-
-_POPCOUNT = np.array([bin(v).count('1') for v in range(256)], np.uint8)
-
-def duplicate_groups(hashes:list, # `phash` of each face
-                     descriptors, # (n, 128) face descriptors
-                     duplicate_bits:int=DUPLICATE_BITS, copy_distance:float=COPY_DISTANCE, # the limits (see above)
-                    ) -> list: # groups of face indices (each sorted, two or more faces), in order of their first face
-    "Faces that are copies of one photo: hashes at most `duplicate_bits` apart and descriptors that agree, linked in chains."
-    if len(hashes) < 2: return []
-    bits, X = _hash_bits(hashes), np.asarray(descriptors, np.float32).reshape(len(hashes), -1)
-    parent = list(range(len(hashes)))
-    def root(i):
-        while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
-        return i
-    for i in range(len(hashes) - 1):
-        apart = _POPCOUNT[bits[i + 1:] ^ bits[i]].sum(1)
-        for j in np.flatnonzero(apart <= duplicate_bits) + i + 1:
-            if np.linalg.norm(X[i] - X[j]) < copy_distance: parent[root(j)] = root(i)
-    groups = {}
-    for i in range(len(hashes)): groups.setdefault(root(i), []).append(i)
-    return [g for g in groups.values() if len(g) > 1]
-
-# %% ../nbs/05b_faces.ipynb #18ee8f60
-LINKAGES = ('average', 'complete', 'single')
-MAX_CLUSTER_FACES = 20_000   # the distance matrix of n faces takes 4 n^2 bytes (1.6 GB at this many)
-
-def _first_appearance(label):
-    "Labels renumbered 0, 1, ... in the order they first appear."
-    order = {}
-    return np.array([order.setdefault(l, len(order)) for l in label.tolist()], int)
-
-def cluster_faces(descriptors, # (n, d) array: one descriptor per face
-                  threshold:float=SAME_PERSON, # groups closer than this are merged
-                  linkage:str='average', # group distance: 'average' (mean of all pairs), 'complete' (farthest pair), 'single' (nearest)
-                 ) -> np.ndarray: # (n,) int labels 0..k-1, numbered in order of first appearance
-    "Agglomerative clustering: start with one group per face, merge the two closest groups until none are closer than `threshold`."
-    if linkage not in LINKAGES: raise FifaError(f'linkage must be one of {", ".join(LINKAGES)}, got {linkage!r}.')
-    X = np.asarray(descriptors, np.float64)
-    n = len(X)
-    if n == 0: return np.zeros(0, int)
-    X = X.reshape(n, -1)
-    if n > MAX_CLUSTER_FACES: raise FifaError(f'{n} faces are more than cluster_faces handles at once ({MAX_CLUSTER_FACES}); '
-                                              'index the photos folder by folder.')
-    squared = (X ** 2).sum(1)
-    D = np.sqrt(np.maximum(squared[:, None] + squared[None] - 2 * X @ X.T, 0)).astype(np.float32)
-    np.fill_diagonal(D, np.inf)
-    size, label = np.ones(n), np.arange(n)
-    for _ in range(n - 1):
-        i, j = divmod(int(np.argmin(D)), n)
-        if not D[i, j] < threshold: break
-        if linkage == 'average': merged = (size[i] * D[i] + size[j] * D[j]) / (size[i] + size[j])   # Lance-Williams update
-        else: merged = (np.maximum if linkage == 'complete' else np.minimum)(D[i], D[j])
-        D[i], D[:, i] = merged, merged
-        D[i, i] = D[j] = D[:, j] = np.inf     # j is gone: merged into i
-        size[i] += size[j]; label[label == j] = i
-    return _first_appearance(label)
-
-def _person_ids(labels) -> list:
-    "'p001', 'p002', ... for cluster labels: the biggest group first (ties: the group seen first)."
-    sizes = np.bincount(labels) if len(labels) else np.zeros(0, int)
-    rank = {int(l): r for r, l in enumerate(sorted(range(len(sizes)), key=lambda l: (-sizes[l], l)))}
-    width = max(3, len(str(len(sizes))))
-    return [f'p{rank[int(l)] + 1:0{width}d}' for l in labels]
+# %% ../nbs/05b_faces.ipynb #255b3870
+# The steps live in `05b1_face_checks` and `05b2_face_identity`; re-exported here (for one release) so that
+# `from fifa_nb.faces import find_faces` and `from fifa_nb.faces import *` keep working.
+from .face_checks import (FACE_SUFFIXES, DETECT_WINDOW, SEARCH_BELOW, MAX_DETECT_PIXELS, RECOGNITION_MODEL, NOSE_DEPTH, MAX_YAW,
+                                 BLUR_CROP, MAX_BLUR, EYES_SPAN, MIN_FIT, QUALITY_CODES, make_demo_photos, photo_files, find_faces,
+                                 estimate_yaw, blur_ratio, face_quality)
+from .face_identity import (HASH_CROP, DUPLICATE_BITS, COPY_DISTANCE, SAME_PERSON, LINKAGES, MAX_CLUSTER_FACES, phash, hamming,
+                                   face_descriptor, duplicate_groups, cluster_faces)
+_all_ = ['FACE_SUFFIXES', 'DETECT_WINDOW', 'SEARCH_BELOW', 'MAX_DETECT_PIXELS', 'RECOGNITION_MODEL', 'NOSE_DEPTH', 'MAX_YAW',
+         'BLUR_CROP', 'MAX_BLUR', 'EYES_SPAN', 'MIN_FIT', 'QUALITY_CODES', 'make_demo_photos', 'photo_files', 'find_faces',
+         'estimate_yaw', 'blur_ratio', 'face_quality', 'HASH_CROP', 'DUPLICATE_BITS', 'COPY_DISTANCE', 'SAME_PERSON', 'LINKAGES',
+         'MAX_CLUSTER_FACES', 'phash', 'hamming', 'face_descriptor', 'duplicate_groups', 'cluster_faces']
 
 # %% ../nbs/05b_faces.ipynb #2824b971
 FACES_FORMAT = 'fifa_nb.faces/1'   # format tag written into (and required in) face index JSON files

@@ -14,7 +14,8 @@ import numpy as np
 from .core import FifaError, atomic_write_json, check_number, read_json, _short
 from .landmarks import FACE_MARGIN, crop_face, detect_landmarks
 from .tasks import FAMILY_PHRASES, AnnotatedImage, task_samples
-from .dataset import PERSON_SHARE, SPLITS, _POOL, _annotate, _rerender, apply_render, build_item, plan_items, register_source
+from .portrait_plan import PERSON_SHARE, SPLITS, _POOL, _rerender, plan_items, register_source
+from .dataset_items import _annotate, apply_render, build_item
 from .faces import FACES_FORMAT, FaceIndex, index_faces, photo_files, split_people
 from .corpora import CorpusWarning
 from .corpus_pairs import CORPUS_NAMES, CORPUS_OPTIONS, CORPUS_TERMS, CorpusItem, PairRejected, corpus_pairs, load_item, _read_item

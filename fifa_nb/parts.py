@@ -10,7 +10,8 @@ import json, os, shutil, sys, time
 from pathlib import Path
 from .core import FifaError, atomic_write_json, file_sha256, read_json
 from .batch import check_inside, inside_root
-from .dataset import (PART_FORMAT, _check_int, _datasets, _finish_build, _plan, _prepare, _read_plan, shard_digests)
+from .dataset_items import _datasets
+from .dataset import PART_FORMAT, _check_int, _finish_build, _plan, _prepare, _read_plan, shard_digests
 
 # %% ../nbs/05c_parts.ipynb #b723b050
 def read_part(folder) -> dict:

@@ -17,6 +17,7 @@ from fifa_nb.masks import mask_iou, rle_decode
 from fifa_nb.landmarks import Landmarks
 from fifa_nb.regions import CELEBAMASK_CLASSES
 from fifa_nb import corpora as C
+from fifa_nb.corpus_files import _inside   # a private helper: tested where it is defined
 from fifa_nb import corpus_fixtures as F
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,16 +101,16 @@ def test_import_is_light():
 def test_inside_refuses_escapes(tmp_path):
     root = tmp_path.resolve()
     (root / 'in').mkdir(); (root / 'in/x.png').write_bytes(b'x')
-    assert C._inside(root, 'in/x.png') == root / 'in/x.png'
-    assert C._inside(root, 'in\\x.png') == root / 'in/x.png'            # Windows separators are read as folders
+    assert _inside(root, 'in/x.png') == root / 'in/x.png'
+    assert _inside(root, 'in\\x.png') == root / 'in/x.png'            # Windows separators are read as folders
     for bad, msg in [('../x.png', "'..'"), ('in/../../x.png', "'..'"), ('/etc/passwd', 'absolute'),
                      ('C:\\x.png', 'absolute'), ('\\\\server\\share\\x.png', 'absolute'), ('', 'empty'), ('  ', 'empty')]:
-        with pytest.raises(C.CorpusPathError, match=msg): C._inside(root, bad, 'somefile.csv')
+        with pytest.raises(C.CorpusPathError, match=msg): _inside(root, bad, 'somefile.csv')
     outside = tmp_path.parent / f'{tmp_path.name}_outside'; outside.mkdir(exist_ok=True)
     (root / 'in/link').symlink_to(outside)
-    with pytest.raises(C.CorpusPathError, match='outside the corpus folder'): C._inside(root, 'in/link/y.png', 'pairs.csv')
+    with pytest.raises(C.CorpusPathError, match='outside the corpus folder'): _inside(root, 'in/link/y.png', 'pairs.csv')
     (root / 'in/inner_link').symlink_to(root / 'in/x.png')             # a link that stays inside is fine
-    assert C._inside(root, 'in/inner_link') == root / 'in/inner_link'
+    assert _inside(root, 'in/inner_link') == root / 'in/inner_link'
 
 
 def test_errors_are_fifa_errors():

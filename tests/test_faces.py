@@ -8,6 +8,8 @@ import pytest
 from fifa_nb.core import FifaError
 from fifa_nb.landmarks import BackendUnavailableError, available_backends
 import fifa_nb.faces as faces
+import fifa_nb.face_checks   # where index_faces looks dlib up (monkeypatched below)
+from fifa_nb.face_identity import _first_appearance
 from fifa_nb.faces import (FaceIndex, blur_ratio, cluster_faces, estimate_yaw, index_faces, make_demo_photos,
                            photo_files, split_people)
 
@@ -105,7 +107,7 @@ def test_links_stay_inside(tmp_path):
 
 
 def test_no_dlib_names_the_extra(monkeypatch, tmp_path):
-    monkeypatch.setattr(faces, '_dlib_status', lambda *a: 'dlib is not installed')
+    monkeypatch.setattr(fifa_nb.face_checks, '_dlib_status', lambda *a: 'dlib is not installed')
     with pytest.raises(BackendUnavailableError, match=r'fifa_nb\[landmarks\]'): index_faces(tmp_path, progress=False)
 
 
@@ -130,7 +132,7 @@ def test_yaw_blur_and_clustering():
     scipy = pytest.importorskip('scipy.cluster.hierarchy')
     for how in faces.LINKAGES:
         for t in (0.3, 0.6, 1.2):
-            assert (cluster_faces(X, t, how) == faces._first_appearance(scipy.fcluster(scipy.linkage(X, how), t, 'distance'))).all()
+            assert (cluster_faces(X, t, how) == _first_appearance(scipy.fcluster(scipy.linkage(X, how), t, 'distance'))).all()
 
 
 def test_import_is_light():

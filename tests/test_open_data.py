@@ -24,7 +24,7 @@ LICENCE = 'public domain (US federal portraits), test'
 
 
 def _dlib():
-    from fifa_nb.faces import _face_models
+    from fifa_nb.face_checks import _face_models
     try: _face_models()
     except FifaError as e: pytest.skip(f'dlib is not available: {e}')
 
