@@ -8,6 +8,7 @@ import pytest
 from fifa_nb.core import FifaError, save_image
 from fifa_nb.samples import sample_faces
 from fifa_nb.annotator import NotAlignedError, alignment_check, annotate
+from fifa_nb.alignment import attacks_on, fit_to
 from fifa_nb.dataset import portrait_people, portrait_face
 from fifa_nb.forgery import make_forgery, postprocess
 
@@ -20,23 +21,11 @@ def small(face, side=256):
 
 ASTRO, HOPPER = (small(f) for f in sample_faces())
 
-def fit_to(img, shape):
-    "`img` cut to the aspect ratio of `shape` (about its centre) and resized to it."
-    (H, W), (h, w) = shape[:2], img.shape[:2]
-    ch, cw = min(h, round(w * H / W)), min(w, round(h * W / H))
-    y, x = (h - ch) // 2, (w - cw) // 2
-    return cv2.resize(img[y:y + ch, x:x + cw], (W, H), interpolation=cv2.INTER_AREA)
-
 def attack(name, img, other):
-    H, W = img.shape[:2]
-    move = lambda M: cv2.warpAffine(img, np.float32(M), (W, H), borderMode=cv2.BORDER_REFLECT101)
-    return {'black': lambda: np.zeros_like(img), 'grey': lambda: np.full_like(img, 128),
-            'noise': lambda: np.random.default_rng(0).integers(0, 256, img.shape, dtype=np.uint8),
-            'negative': lambda: 255 - img, 'mirrored': lambda: np.ascontiguousarray(img[:, ::-1]),
-            'mirrored_jpeg': lambda: postprocess(np.ascontiguousarray(img[:, ::-1]), [{'op': 'jpeg', 'quality': 70}]),
-            'another_person': lambda: fit_to(other, img.shape),
-            'shifted_10pct': lambda: move([[1, 0, W / 10], [0, 1, H / 10]]),
-            'rotated_10deg': lambda: move(cv2.getRotationMatrix2D((W / 2, H / 2), 10, 1))}[name]()
+    "One picture of the same size that is no edit of `img` (the lesson's `attacks_on`, plus a mirrored copy saved as JPEG)."
+    if name == 'mirrored_jpeg': return postprocess(attack('mirrored', img, other), [{'op': 'jpeg', 'quality': 70}])
+    lesson = {'negative': '255 - real', 'another_person': 'another person', 'shifted_10pct': 'shifted 10%', 'rotated_10deg': 'rotated 10°'}
+    return attacks_on(img, other)[lesson.get(name, name)]
 
 ATTACKS = ['black', 'grey', 'noise', 'negative', 'mirrored', 'mirrored_jpeg', 'another_person', 'shifted_10pct', 'rotated_10deg']
 SAYS = {'black': 'almost blank', 'grey': 'almost blank', 'negative': 'negative'}
