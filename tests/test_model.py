@@ -188,11 +188,12 @@ def test_analyze_validates_its_input(samples):
 def test_work_per_request_is_bounded(samples, monkeypatch):
     "A long question is refused before anything reads it; a question that fits in characters but not in tokens, before the LLM runs."
     import fifa_nb.model as fm
+    import fifa_nb.decoding, fifa_nb.network   # where `query_sample` looks up guess_task, and `_encode` the tokenizer call `_ids`
     from fifa_nb.model import MAX_QUESTION_CHARS
     model, img = _fresh(), samples[0].image_array
     with monkeypatch.context() as m:   # the task hints (regular expressions) and the tokenizer took 23 s on this question
-        m.setattr(fm, 'guess_task', lambda *a, **k: pytest.fail('the question was read before its length was checked'))
-        m.setattr(fm, '_ids', lambda *a, **k: pytest.fail('the question was tokenized before its length was checked'))
+        m.setattr(fifa_nb.decoding, 'guess_task', lambda *a, **k: pytest.fail('the question was read before its length was checked'))
+        m.setattr(fifa_nb.network, '_ids', lambda *a, **k: pytest.fail('the question was tokenized before its length was checked'))
         with pytest.raises(FifaError, match='characters long; at most 2,000'): model.analyze(img, question='Why is it fake? ' * 8500)   # 136 KB
     with pytest.raises(FifaError, match='characters long'): fm.guess_task('why? ' * 1000)
     long = ('ab ' * (MAX_QUESTION_CHARS // 3))[:MAX_QUESTION_CHARS]   # within the characters, not within the tiny model's tokens
