@@ -25,8 +25,8 @@ QUESTIONS = {
     'age': ['Explain the manipulation in this face and segment every region you mention.',
             'Is this face manipulated? Explain, and ground each part you name with a mask.',
             'Give a grounded explanation of the artifacts in this image.'],
-    'region_det': ['Has {phrase} {token} been manipulated?', 'Look at {phrase} {token}. Is it real or fake?',
-                   'Was {phrase} {token} edited?'],
+    'region_det': ['Has anything in {phrase} {token} been manipulated?', 'Look at {phrase} {token}. Is that part real or fake?',
+                   'Was anything in {phrase} {token} edited?'],
     'region_exp': ['Explain what happened to {phrase} {token}.', 'Is there anything wrong with {phrase} {token}? Explain.',
                    'Describe any manipulation of {phrase} {token}.'],
     'region_seg': ['Segment the manipulated part of {phrase} {token}.', 'Which pixels of {phrase} {token} were manipulated?',
@@ -35,7 +35,7 @@ QUESTIONS = {
                 'Look at the region {box} {token}. Is it real or fake, and why?'],
     'box_pred': ['Give the bounding box of the manipulated area.', 'Where is the artifact? Answer with a box [x0, y0, x1, y1] on a 0-1000 scale.',
                  'Locate the forged region with a bounding box.'],
-    'concept_seg': ['Segment {phrase}.', 'Where is {phrase}? Answer with a mask.', 'Show me {phrase}.'],
+    'concept_seg': ['Segment {phrase}.', 'Show {phrase} with a mask.', 'Show me {phrase}.'],
 }
 FAMILY_PHRASES = {'attribute': 'attribute editing', 'region_swap': 'a region swap', 'identity_swap': 'an identity swap',
                   'expression': 'an expression change'}   # how the Cls answers name each family
@@ -52,13 +52,14 @@ _CLS = {True: ['The manipulation is {family}.', 'This face shows {family}.', '{F
         False: ['There is no manipulation: the face is real.', 'None: this is a real face.']}
 _NO_ARTIFACT = ['No manipulated area was found: the face is real.', 'There is nothing to segment: the face is real.']
 _LOC = ['The manipulated area is [SEG].', 'Here it is: [SEG].', '[SEG]']
-_REGION_YES = ['Yes, {phrase} has been manipulated.', 'Yes: {phrase} shows signs of editing. It is fake.']
-_REGION_NO = ['No, {phrase} looks real.', 'No manipulation was found in {phrase}; it is real.']
+# no verb or pronoun agrees with {phrase} ('the nose', 'the eyebrows' alike): the templates are filled with a bare phrase
+_REGION_YES = ['Yes, there are signs of manipulation in {phrase}.', 'Yes: signs of editing were found in {phrase}, so the face is fake.']
+_REGION_NO = ['No, nothing in {phrase} was edited: that part looks real.', 'No manipulation was found in {phrase}; that part of the face is real.']
 _REGION_SEG = ['The manipulated part of {phrase} is [SEG].', 'Here is the artifact in {phrase}: [SEG].']
 _REGION_NONE = ['Nothing in {phrase} was manipulated.', 'There is no artifact in {phrase}.']
 _BOX_NO = ['No, nothing in this box was manipulated; it is real.', 'No: the area in this box looks real.']
 _BOX_NONE = ['There is no manipulated area, so there is no box: the face is real.', 'None: the face is real.']
-_CONCEPT = ['Here is <p>{phrase}</p> [SEG].', 'Sure: <p>{phrase}</p> [SEG].', '<p>{Phrase}</p> [SEG].']
+_CONCEPT = ['Shown here: <p>{phrase}</p> [SEG].', 'Sure: <p>{phrase}</p> [SEG].', '<p>{Phrase}</p> [SEG].']
 def _cap(s): return s[:3] + s[3:4].upper() + s[4:] if s.startswith('<p>') else s[:1].upper() + s[1:]
 
 def normalize_box(box, shape) -> list:

@@ -58,13 +58,14 @@ def _explain_inside(src, query, region_name=None):
     artifact = src.annotation.artifact_mask & query
     hits = [(int((g.mask & query).sum()), -i, j) for i, (_, segs) in enumerate(sentences) for j, g in enumerate(segs)]
     if not hits or max(hits)[0] == 0:   # the artifact here lies outside every named concept
-        if region_name: return f'<p>{_cap(FICT[region_name].phrase)}</p> [SEG] shows traces of manipulation.', [artifact], [region_name]
+        if region_name: return (f'<p>{_cap(FICT[region_name].phrase)}</p> [SEG] show{"" if FICT[region_name].plural else "s"} traces of manipulation.',
+                                [artifact], [region_name])
         return 'The manipulated area [SEG] reaches into this box.', [artifact], []
     _, minus_i, j = max(hits)   # most overlap; ties: the earlier sentence
     sentence, segs = sentences[-minus_i]
     masks, concepts, g = [x.mask for x in segs], [x.concept for x in segs], segs[j]
     if region_name and g.concept in [a.name for a in FICT.ancestors(region_name)]:   # e.g. the lower lip of a manipulated mouth
-        return (f'{sentence} <p>{_cap(FICT[region_name].phrase)}</p> [SEG] is part of the manipulated {_strip_the(FICT[g.concept].phrase)}.',
+        return (f'{sentence} <p>{_cap(FICT[region_name].phrase)}</p> [SEG] {"are" if FICT[region_name].plural else "is"} part of the manipulated {_strip_the(FICT[g.concept].phrase)}.',
                 masks + [artifact], concepts + [region_name])
     return f'{sentence} It reaches into {FICT[region_name].phrase if region_name else "this box"}.', masks, concepts
 
