@@ -1,5 +1,5 @@
 """Forgeries (fifa_nb.forgery) and derived faces (fifa_nb.variants): determinism, masks that tell the truth, clear errors."""
-import json, time
+import json
 
 import cv2
 import numpy as np
@@ -80,13 +80,6 @@ def test_json_round_trip():
     with pytest.raises(FifaError, match='pass real='): Forgery.from_dict(d)
     with pytest.raises(FifaError, match='Not a forgery record'): Forgery.from_dict({'format': 'x'})
     assert 'face_swap_feather' in repr(f) and len(repr(f)) < 200
-
-def test_fast_enough():
-    times = []
-    for method in FORGERY_METHODS:
-        t = time.perf_counter(); forge(ASTRONAUT, HOPPER, method); times.append(time.perf_counter() - t)
-    print({m: round(t * 1000) for m, t in zip(FORGERY_METHODS, times)})
-    assert np.median(times) < 0.3 and max(times) < 1.0     # 512 px; generous for busy CI machines
 
 @pytest.mark.parametrize('call, message', [
     (lambda: make_forgery(HOPPER.image, HOPPER.landmarks, 'beautify'), 'Unknown forgery method'),

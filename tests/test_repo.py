@@ -52,7 +52,7 @@ def test_sample_data_reach_the_installed_package(tmp_path):
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)], check=True)
     code = ('import fifa_nb.core as c; from pathlib import Path; '
             f'assert Path(c.__file__).is_relative_to({str(target)!r}), c.__file__; '
-            'fs = c.sample_faces(); print(c.data_samples_dir(), [f.name for f in fs]); '
+            'import fifa_nb.samples as s; fs = s.sample_faces(); print(c.data_samples_dir(), [f.name for f in fs]); '
             'assert len(fs) >= 2 and all(f.landmarks is not None and f.image.ndim == 3 for f in fs)')
     out = subprocess.run([sys.executable, '-c', code], check=True, cwd=tmp_path, capture_output=True, text=True,
                          env={'PYTHONPATH': str(target), 'PATH': '/usr/bin:/bin'})
