@@ -20,6 +20,7 @@ from .safe_files import (CheckpointError, json_spec, check_json, write_checkpoin
 from .presets import FiFaConfig, CONFIG_SCHEMA, check_architecture
 from .network import FiFaMLLM, _build, _no_progress_bars
 from .hub import is_hub_id, download_checkpoint, model_card
+import fifa_nb.decoding   # attaches analyze and analyze_batch to FiFaMLLM: a model loaded from a checkpoint can answer
 
 # %% ../nbs/08f_checkpoint.ipynb #22f93dc5
 CHECKPOINT_FORMAT = 'fifa_nb.FiFaMLLM/1'
