@@ -75,3 +75,29 @@ def test_the_checks_can_fail():
         src.write_text('def f():\n    from fifa_nb import regions\n    from .core import load_image\n')
         assert imports_of(src) == {'regions', 'core'}
     finally: src.unlink()
+
+ROW = re.compile(r'^\| `([^`]+)` \| (?:`([^`]+)`|-) \|', re.M)
+
+def lesson_rows(text: str) -> list:
+    "(notebook stem, module or None) for every row of the lessons table in a README or notebook text."
+    return [(m[1], m[2]) for m in ROW.finditer(text)]
+
+def expected_rows() -> list:
+    owner = {nb: mod for mod, nb in module_notebooks().items()}
+    stems = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb'))
+    return [(s, None if s == 'index' else f'fifa_nb.{owner[s]}') for s in stems]
+
+@pytest.mark.parametrize('where', ['README.md', 'nbs/index.ipynb'])
+def test_lesson_tables_list_every_notebook(where):
+    "The table of lessons in the README and in the index lists every notebook, in file order, with the module it exports."
+    text = (ROOT / where).read_text()
+    if where.endswith('.ipynb'): text = '\n'.join(''.join(c['source']) for c in json.loads(text)['cells'] if c['cell_type'] == 'markdown')
+    rows = lesson_rows(text)
+    expected = expected_rows()
+    assert [r for r in rows if r[0] == 'index'] == [('index', None)]
+    assert sorted(rows, key=lambda r: (r[0] != 'index', r[0])) == sorted(expected, key=lambda r: (r[0] != 'index', r[0]))
+    assert [r[0] for r in rows] == ['index'] + sorted(r[0] for r in rows if r[0] != 'index')   # in the order of the files
+
+def test_the_table_check_can_fail():
+    assert lesson_rows('| `00_core` | `fifa_nb.core` | images |\n| `index` | - | start |') == [('00_core', 'fifa_nb.core'), ('index', None)]
+    assert ('00_core', 'fifa_nb.core') in expected_rows()
