@@ -56,9 +56,9 @@ def edge_agreement(a, b, where=None):
     den = float(np.sqrt(np.square(a, dtype=np.float64).sum() * np.square(b, dtype=np.float64).sum()))
     return float(np.multiply(a, b, dtype=np.float64).sum()) / den if den > 1e-9 else 0.0
 
-def _rms(edges, where=None):
-    "Root-mean-square edge strength, over `where` (0 when it is empty)."
-    m = np.square(edges).sum(-1)
+def _rms(edges, where=None, squared=None):
+    "Root-mean-square edge strength, over `where` (0 when it is empty); `squared`: |edges|^2 per pixel, when already known."
+    m = np.square(edges).sum(-1) if squared is None else squared
     if where is not None: m = m[where]
     return float(np.sqrt(m.mean())) if m.size else 0.0
 
@@ -101,12 +101,13 @@ def alignment_check(real, # the original image (anything `load_image` takes)
     degraded = parts.degraded if parts.degraded is not None else apply_degradation(real, parts.degradation)
     er, ef = _edges(degraded), _edges(fake)
     outside = ~_head_region(cmap, scale) if cmap is not None else np.zeros(real.shape[:2], bool)
-    judged = outside.mean() >= OUTSIDE_MIN and _rms(er, outside) >= EDGE_FLOOR
-    f = dict(picture_agreement=edge_agreement(er, ef) if _rms(er) >= EDGE_FLOOR else None,
+    sr, sf = np.square(er).sum(-1), np.square(ef).sum(-1)              # |gradient|^2 per pixel, once
+    judged = outside.mean() >= OUTSIDE_MIN and _rms(er, outside, sr) >= EDGE_FLOOR
+    f = dict(picture_agreement=edge_agreement(er, ef) if _rms(er, squared=sr) >= EDGE_FLOOR else None,
              outside_agreement=edge_agreement(er, ef, outside) if judged else None,
              outside_share=float(outside.mean()),
              outside_changed=float((parts.colour[outside] > MIN_DELTA_E).mean()) if outside.any() else 0.0,
-             fake_edges=_rms(ef) / max(_rms(er), 1e-9), degradation=parts.degradation)
+             fake_edges=_rms(ef, squared=sf) / max(_rms(er, squared=sr), 1e-9), degradation=parts.degradation)
     f['problem'] = _alignment_problem(f)
     f['aligned'] = f['problem'] is None
     if strict and not f['aligned']: raise NotAlignedError(f['problem'])

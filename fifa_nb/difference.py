@@ -31,16 +31,8 @@ def tone_curves(real, fake, exclude=None, degree=3) -> np.ndarray:
     if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
     # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
     # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
-    # Counts and sums over the whole image (the three channels in one histogram of 3 x 256 bins), less those of the
-    # excluded pixels (few: cheaper than selecting the rest).
-    def histograms(r, f):
-        bins = (r.reshape(-1, 3) + np.array([0, 256, 512], np.intp)).ravel()
-        return (np.bincount(bins, minlength=768).reshape(3, 256),
-                np.bincount(bins, weights=f.reshape(-1).astype(np.float64), minlength=768).reshape(3, 256))
-    N, S = histograms(real, fake)
-    if exclude is not None and exclude.any():
-        n_out, s_out = histograms(real[exclude], fake[exclude])
-        N, S = N - n_out, S - s_out
+    # Both come from the joint (real, fake) histogram of each channel over the kept pixels.
+    N, S = _tone_histograms(real, fake, None if exclude is None or not exclude.any() else ~exclude)
     luts = np.empty((3, 256), np.float32)
     for c in range(3):
         n, s = N[c], S[c]
@@ -51,6 +43,23 @@ def tone_curves(real, fake, exclude=None, degree=3) -> np.ndarray:
             coef = np.zeros(degree + 1); coef[-2], coef[-1] = 1.0, float((s.sum() / n.sum() - (xs * n[xs]).sum() / n.sum()) / 255)
         luts[c] = np.clip(np.polyval(coef, np.arange(256) / 255) * 255, 0, 255)
     return luts
+
+_VALUES = np.arange(256, dtype=np.float64)
+_HIST_ROWS = 2 ** 24   # OpenCV counts in float32, exact up to 2^24: bigger images are counted a block of rows at a time
+
+def _tone_histograms(real, fake, keep=None):
+    """(N, S), each (3, 256): per channel, how many kept pixels have each real value, and the sum of their fake values.
+    From OpenCV's joint histograms (5x faster than np.bincount), exact: every count and sum is a whole number."""
+    real, fake = np.ascontiguousarray(real), np.ascontiguousarray(fake)
+    keep = None if keep is None else np.ascontiguousarray(keep, dtype=np.uint8)
+    H, W = real.shape[:2]
+    step = max(1, _HIST_ROWS // max(W, 1))
+    joint = np.zeros((3, 256, 256))
+    for y in range(0, H, step):
+        rows = slice(y, y + step)
+        for c in range(3):
+            joint[c] += cv2.calcHist([real[rows], fake[rows]], [c, 3 + c], None if keep is None else keep[rows], [256, 256], [0, 256, 0, 256])
+    return joint.sum(2).astype(np.int64), joint @ _VALUES
 
 def apply_tone_curves(luts, image) -> np.ndarray:
     "Each channel of an 8-bit RGB image through its (3, 256) look-up table: float32 (H, W, 3)."
