@@ -18,7 +18,7 @@ ASTRONAUT, HOPPER = sample_faces()
 def test_one_crop_in_every_path():
     "The dataset, find_face and the CLI cut the same square from the same landmarks; a fake is framed like its real."
     from fifa_nb.demo import find_face
-    from fifa_nb.cli import _face_crop
+    from fifa_nb.cli_args import _face_crop
     f = make_forgery(HOPPER.image, HOPPER.landmarks, 'face_swap_feather', donor=ASTRONAUT, seed=1)
     fake = AnnotatedImage.from_forgery(f, annotate(f.real, f.fake, HOPPER.landmarks)).face_crop(256)
     real = AnnotatedImage.real(f.real, HOPPER.landmarks, annotate(f.real, f.real, HOPPER.landmarks)).face_crop(256)
