@@ -52,9 +52,11 @@ def _edges(image, sigma=EDGE_SIGMA):
 def edge_agreement(a, b, where=None):
     """How well two gradient fields agree: sum(a . b) / sqrt(sum|a|^2 sum|b|^2) over `where`. 1: the same edges
     (whatever their contrast), 0: unrelated or no edges, -1: the same edges with light and dark swapped."""
-    if where is not None: a, b = a[where], b[where]
-    den = float(np.sqrt(np.square(a, dtype=np.float64).sum() * np.square(b, dtype=np.float64).sum()))
-    return float(np.multiply(a, b, dtype=np.float64).sum()) / den if den > 1e-9 else 0.0
+    a, b = np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32)
+    m = None if where is None else np.ascontiguousarray(where, dtype=np.uint8)
+    aa, bb = cv2.norm(a, cv2.NORM_L2SQR, m), cv2.norm(b, cv2.NORM_L2SQR, m)   # sums in double precision, no copies
+    den = float(np.sqrt(aa * bb))
+    return (aa + bb - cv2.norm(a, b, cv2.NORM_L2SQR, m)) / 2 / den if den > 1e-9 else 0.0   # a.b = (|a|^2 + |b|^2 - |a-b|^2) / 2
 
 def _rms(edges, where=None, squared=None):
     "Root-mean-square edge strength, over `where` (0 when it is empty); `squared`: |edges|^2 per pixel, when already known."
