@@ -107,14 +107,15 @@ def match_degradation(real, fake) -> str:
     to the real image, brings it closest to the fake: the smallest mean absolute difference over the 90% least
     changed pixels, which local edits hardly move."""
     every_third = fake.reshape(-1, 3)[::3].astype(np.int16)             # every third pixel is plenty
-    def cost(name):
-        d = np.abs(apply_degradation(real, name).reshape(-1, 3)[::3].astype(np.int16) - every_third)
+    def cost(name, image=real):
+        d = np.abs(apply_degradation(image, name).reshape(-1, 3)[::3].astype(np.int16) - every_third)
         d = np.maximum(np.maximum(d[:, 0], d[:, 1]), d[:, 2])             # the largest channel (faster than .max(-1))
         return _mean_of_smallest(d, int(0.9 * len(d)))
     costs = {name: cost(name) for name in DEGRADATIONS}
     best = min(costs, key=costs.get)
     if best.startswith(('resize', 'blur')):                     # often followed by a JPEG save
-        chains = {f'{best}+{j}': cost(f'{best}+{j}') for j in DEGRADATIONS if j.startswith('jpeg')}
+        first = apply_degradation(real, best)                   # done once; each JPEG quality is tried on it
+        chains = {f'{best}+{j}': cost(j, first) for j in DEGRADATIONS if j.startswith('jpeg')}
         second = min(chains, key=chains.get)
         if chains[second] < costs[best]: best = second
     return best
