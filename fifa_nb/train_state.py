@@ -150,7 +150,7 @@ def _set_rng_state(path, process:int=0):
 
 def save_weights(model:FiFaMLLM, path, # the model folder to write (replaced if there)
                  weights:dict=None, # a full state dict gathered by `accelerator.get_state_dict` (FSDP, ZeRO-3); None: the model's own
-                 card:dict=None, # facts for the model card (`model_card` in `09_model`): data, training, ...
+                 card:dict=None, # facts for the model card (`model_card` in `08e_hub`): data, training, ...
                 ) -> Path:
     "`model.save_pretrained(path)`, or, when its parameters are shards, a CPU copy of it holding the gathered `weights`."
     if weights is None: return model.save_pretrained(path, overwrite=True, card=card)
