@@ -557,6 +557,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'fifa_nb.difference._same_size': ('difference.html#_same_size', 'fifa_nb/difference.py'),
                                     'fifa_nb.difference._texture': ('difference.html#_texture', 'fifa_nb/difference.py'),
                                     'fifa_nb.difference._tone_histograms': ('difference.html#_tone_histograms', 'fifa_nb/difference.py'),
+                                    'fifa_nb.difference._usable_exclude': ('difference.html#_usable_exclude', 'fifa_nb/difference.py'),
                                     'fifa_nb.difference.apply_degradation': ('difference.html#apply_degradation', 'fifa_nb/difference.py'),
                                     'fifa_nb.difference.apply_tone_curves': ('difference.html#apply_tone_curves', 'fifa_nb/difference.py'),
                                     'fifa_nb.difference.clean_mask': ('difference.html#clean_mask', 'fifa_nb/difference.py'),

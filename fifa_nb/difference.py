@@ -21,14 +21,18 @@ def match_tones(real, fake, exclude=None, degree=3):
     (least squares, ignoring `exclude`d pixels): undoes global brightness, contrast, gamma and colour-cast
     changes, which post-processing makes to the whole image, while keeping local edits visible."""
     real, fake = np.asarray(real), np.asarray(fake)
-    if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
-    if real.dtype != np.uint8:
-        return _match_tones_float(real, fake, np.ones(real.shape[:2], bool) if exclude is None else ~exclude, degree)
-    return apply_tone_curves(tone_curves(real, fake, exclude, degree), real)
+    if real.dtype == np.uint8: return apply_tone_curves(tone_curves(real, fake, exclude, degree), real)
+    exclude = _usable_exclude(real, exclude)
+    return _match_tones_float(real, fake, np.ones(real.shape[:2], bool) if exclude is None else ~exclude, degree)
+
+def _usable_exclude(real, exclude):
+    "`exclude`, or None when it leaves fewer than 200 pixels to fit on."
+    if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: return None
+    return exclude
 
 def tone_curves(real, fake, exclude=None, degree=3) -> np.ndarray:
     "`match_tones`' fitted curves of two 8-bit images, as (3, 256) look-up tables (fit on the whole picture, apply to a crop)."
-    if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: exclude = None
+    exclude = _usable_exclude(real, exclude)
     # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
     # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
     # Both come from the joint (real, fake) histogram of each channel over the kept pixels.
