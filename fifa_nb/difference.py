@@ -222,7 +222,7 @@ def match_degradation(real, fake) -> str:
     return best
 
 DIFF_SCALES = dict(
-    edge=10.0,       # colour: a difference on an edge this strong (L units per px) counts half (JPEG and resampling hit edges)
+    edge=10.0,       # colour and texture: a difference on an edge this strong (L units per px) counts half (JPEG and resampling hit edges)
     texture=28.0,    # texture: `texture_change` (|log| of the local fine-texture energy against its prediction) x this
     flow=0.02,       # geometry: a displacement of this share of the image's scale scores 5 (the MIN_DELTA_E level)
     structure=2.0,   # geometry counts fully where the local edge strength (L units per px, pooled over 0.1 IOD) reaches this:
@@ -267,7 +267,8 @@ def difference_parts(real, # the original image (anything `load_image` takes)
       since what is left of JPEG and resampling errors sits on edges;
     - **texture**: how far the local fine-texture energy of the fake is from what the real's predicts through the
       pair's texture transfer curve (`texture_change`: smoothing, added wrinkles; JPEG and noise change texture
-      everywhere, by an amount that depends on how much there was);
+      everywhere, by an amount that depends on how much there was), divided by the same edge term as colour (a
+      resampling matched only approximately, by a blur, leaves texture differences on edges);
     - **geometry**: the length of the optical flow from real to fake (warps move pixels without changing
       their colour much), trusted only where the picture has edges to follow (`DIFF_SCALES["structure"]`)."""
     real, fake = _same_size(load_image(real), load_image(fake))
@@ -286,7 +287,7 @@ def difference_parts(real, # the original image (anything `load_image` takes)
     L = r_blur[..., 0]
     edge = np.hypot(cv2.Sobel(L, cv2.CV_32F, 1, 0), cv2.Sobel(L, cv2.CV_32F, 0, 1)) / 8
     col = d / (1 + edge / DIFF_SCALES['edge'])
-    tex = DIFF_SCALES['texture'] * texture_change(r_lab[..., 0], f_lab[..., 0], texture_sigma)
+    tex = DIFF_SCALES['texture'] * texture_change(r_lab[..., 0], f_lab[..., 0], texture_sigma) / (1 + edge / DIFF_SCALES['edge'])
     flow = _flow(matched.astype(np.uint8), fake)
     trust = np.clip(cv2.GaussianBlur(edge, (0, 0), max(1.0, 0.1 * scale)) / DIFF_SCALES['structure'], 0, 1)   # flow needs structure
     geo = trust * 5.0 * np.linalg.norm(flow, axis=-1) / (DIFF_SCALES['flow'] * scale)

@@ -104,15 +104,15 @@ def test_region_query_changes_the_answer(samples):
 
 
 def test_interleaved_decoding_maps_ith_seg_to_ith_mask(samples):
-    "After fitting one AGE answer, the i-th [SEG]'s mask overlaps the i-th target best (targets of 40+ pixels)."
-    age = next(s for s in samples if s.task == 'age' and sum(m.sum() >= 40 for m in s.masks) >= 2
+    "After fitting one AGE answer, the i-th [SEG]'s mask overlaps the i-th target best (targets of 100+ pixels)."
+    age = next(s for s in samples if s.task == 'age' and sum(m.sum() >= 100 for m in s.masks) >= 2
                and all(mask_iou(s.masks[0], m) < 0.3 for m in s.masks[1:]))
     model = _fresh(2)
     _fit(model, [age], 200)
     a = model.analyze(age.image_array, question=age.question, task='age')
     masks = [s.mask for s in a.segments]
     assert len(masks) == len(age.masks) and all(m is not None for m in masks), a.raw_text
-    big = [i for i, t in enumerate(age.masks) if t.sum() >= 40]   # a handful of pixels at 64 px: too small to learn in 200 steps
+    big = [i for i, t in enumerate(age.masks) if t.sum() >= 100]   # under 0.6% of the 128 px picture: too small to learn in 200 steps
     assert len(big) >= 2
     iou = np.array([[mask_iou(masks[i], age.masks[j]) for j in big] for i in big])
     assert all(iou[k, k] > 0.25 for k in range(len(big))), iou
