@@ -20,7 +20,7 @@ from .regions import concept_map, concept_coverage
 # re-exported for one release: these lived in fifa_nb.annotator before it was split
 from .difference import (match_tones, tone_curves, apply_tone_curves, DEGRADATIONS, apply_degradation, match_degradation,
     NotAlignedError, Difference, difference_parts, difference_map, DIFF_SCALES, ARTIFACT_RULES, MIN_DELTA_E, HYSTERESIS_SEED,
-    HYSTERESIS_GROW, noise_level, threshold_difference, clean_mask)
+    HYSTERESIS_GROW, noise_level, threshold_difference, clean_mask, _tone_histograms)
 from .alignment import ALIGNMENT_LIMITS, EDGE_SIGMA, EDGE_FLOOR, OUTSIDE_MIN, edge_agreement, alignment_check, _head_region
 from .explain import (CUE_THRESHOLDS, measure_cues, cue_findings, FINDING_WORDS, write_explanation, age_phrases,
     plain_text, _AGE_PHRASE, _check_text)
@@ -203,7 +203,9 @@ def annotate_parts(real, fake, parts, cmap, scale, rule=DEFAULT_RULE, family=Non
     if coverage and not named: named = [max(coverage, key=lambda k: coverage[k][1])]   # a small artifact: name where most of it is
     concept_masks = {n: cmap.mask(n) & mask for n in named}
     sigma = noise_level(diff)[1]
-    cues = {n: measure_cues(parts.matched.astype(np.uint8), fake, concept_masks[n], parts.flow, scale, sigma) for n in named}   # real brought to the fake's global state
+    matched = parts.matched.astype(np.uint8)                         # the real brought to the fake's global state
+    totals = _tone_histograms(matched, fake) if named else None      # shared by every region's tone fit
+    cues = {n: measure_cues(matched, fake, concept_masks[n], parts.flow, scale, sigma, totals) for n in named}
     findings = {n: cue_findings(cues[n]) for n in named}
     text = write_explanation([(n, findings[n]) for n in named], family, seed)
     rewritten = False

@@ -32,13 +32,21 @@ def _usable_exclude(real, exclude):
     if exclude is not None and real.shape[0] * real.shape[1] - int(np.count_nonzero(exclude)) < 200: return None
     return exclude
 
-def tone_curves(real, fake, exclude=None, degree=3) -> np.ndarray:
+def tone_curves(real, fake, exclude=None, degree=3,
+                totals=None, # optional `_tone_histograms(real, fake)` of the whole picture, when several fits share it
+               ) -> np.ndarray:
     "`match_tones`' fitted curves of two 8-bit images, as (3, 256) look-up tables (fit on the whole picture, apply to a crop)."
     exclude = _usable_exclude(real, exclude)
     # An 8-bit channel has at most 256 values: the least-squares curve through all pixels is the one through the
     # mean fake value of each real value, weighted by its count (the spread around those means adds a constant).
     # Both come from the joint (real, fake) histogram of each channel over the kept pixels.
-    N, S = _tone_histograms(real, fake, None if exclude is None or not exclude.any() else ~exclude)
+    if exclude is None or not exclude.any(): N, S = totals if totals is not None else _tone_histograms(real, fake)
+    elif totals is not None:   # the whole picture's counts less those of the excluded pixels (whole numbers: exact)
+        ys, xs = np.nonzero(exclude)
+        box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        n, s = _tone_histograms(real[box], fake[box], exclude[box])
+        N, S = totals[0] - n, totals[1] - s
+    else: N, S = _tone_histograms(real, fake, ~exclude)
     luts = np.empty((3, 256), np.float32)
     for c in range(3):
         n, s = N[c], S[c]
@@ -204,8 +212,9 @@ def match_degradation(real, fake) -> str:
         d = cv2.absdiff(apply_degradation(image, name), fake)[::3]          # every third row is plenty
         d = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])       # the largest channel (faster than .max(-1))
         return _mean_of_smallest(d, int(0.9 * d.size))
-    if cost('none') == 0: return 'none'                     # 90% of the pixels are equal already: nothing can do better
-    costs = {name: cost(name) for name in DEGRADATIONS}
+    costs = {'none': cost('none')}
+    if costs['none'] == 0: return 'none'                    # 90% of the pixels are equal already: nothing can do better
+    costs.update({name: cost(name) for name in DEGRADATIONS if name != 'none'})
     best = min(costs, key=costs.get)
     if best.startswith(('resize', 'blur')):
         sigma, c = _golden_section(lambda s: cost(f'blur{s:g}'), 0.3, 2.0)
@@ -279,9 +288,10 @@ def difference_parts(real, # the original image (anything `load_image` takes)
         lab = to_lab(matched.astype(np.uint8))
         r = cv2.GaussianBlur(lab, (0, 0), blur)
         return np.sqrt(((r - f_blur) ** 2).sum(-1)), r, lab
-    degradation = match_degradation(match_tones(real, fake).astype(np.uint8), fake)   # tones roughly matched first
+    toned = match_tones(real, fake)
+    degradation = match_degradation(toned.astype(np.uint8), fake)   # tones roughly matched first
     degraded = apply_degradation(real, degradation)
-    d0 = colour(match_tones(degraded, fake))[0]
+    d0 = colour(toned if degradation == 'none' else match_tones(degraded, fake))[0]   # 'none': the same fit again
     matched = match_tones(degraded, fake, exclude=d0 > np.percentile(d0, 90))
     d, r_blur, r_lab = colour(matched)
     L = r_blur[..., 0]
