@@ -264,7 +264,11 @@ def expand_box(
         raise BoxError(f"expand_box needs a factor > 0, got {factor!r}.")
     cx, cy, half_w, half_h = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * factor / 2, (y1 - y0) * factor / 2
     out = (float(cx - half_w), float(cy - half_h), float(cx + half_w), float(cy + half_h))
-    return out if shape is None else clip_box(out, shape)
+    if shape is None: return out
+    H, W = shape[:2]   # cut to the image here: a huge box grown by `factor` may pass MAX_COORD, yet it covers the image
+    x0, x1 = min(max(out[0], 0.0), float(W)), min(max(out[2], 0.0), float(W))
+    y0, y1 = min(max(out[1], 0.0), float(H)), min(max(out[3], 0.0), float(H))
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 def round_box(
     box, # (x0, y0, x1, y1), possibly with float coordinates

@@ -654,3 +654,10 @@ def payload_ctx(tmp_path_factory):
 def test_demo_image_payloads(payload_ctx, payload):
     "What a request may carry for a demo image (data: URLs, paths, web addresses, odd dicts): a picture or one ImageError."
     refused_or(lambda: F.run_demo_payload(json.dumps(payload).encode(), payload_ctx))
+
+
+def test_expand_box_of_a_huge_box_is_cut_to_the_image():
+    "Found by the fuzzer: a box validate_box accepts, grown by 1.3, passes MAX_COORD; cut to the image it is fine."
+    from fifa_nb.masks import expand_box
+    assert expand_box(validate_box([0, 0, 1, 869565218]), 1.3, (64, 64)) == (0.0, 0.0, 1.15, 64.0)
+    assert expand_box((100, 100, 110, 110), 1.0, (64, 64)) is None      # outside the image: nothing left
