@@ -18,11 +18,11 @@ from fifa_nb.annotator import inter_ocular_distance, difference_parts, annotate_
 from fifa_nb.regions import concept_map
 from fifa_nb.forgery import postprocess
 from fifa_nb.masks import mask_iou
+from fifa_nb.warps import feather, alpha_blend
 
 def _blend(face, edited, skin, iod):
-    "The edited image over the skin, with a soft edge (a Gaussian of 0.04 IOD)."
-    w = cv2.GaussianBlur(skin.astype(np.float32), (0, 0), max(1.0, 0.04 * iod))[..., None] * skin[..., None]
-    return np.clip(np.rint(w * edited + (1 - w) * face), 0, 255).astype(np.uint8)
+    "The edited image over the skin, with a soft edge of 0.04 IOD (fifa_nb's own feathering and blending)."
+    return alpha_blend(edited, face, feather(skin, max(1.0, 0.04 * iod)))
 
 FILTERS = {   # other people's idea of skin smoothing, sized by the inter-ocular distance
     'gaussian': lambda im, iod: cv2.GaussianBlur(im, (0, 0), max(1.0, 0.04 * iod)),
